@@ -1,0 +1,204 @@
+"""Shared statistics: Newey-West (HAC) inference, batched OLS, Sharpe ratios, point-in-time lookups.
+
+Everything here is vectorised over many series at once: a matrix ``Y`` (T x m) is m
+series (portfolios, banks) regressed on one design ``X`` (T x k). Inverses of X'X are
+never formed explicitly; the bread of the sandwich comes from the QR factor of X.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+PERIODS_PER_YEAR = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "annual": 1}
+
+
+def default_nw_lags(n_obs: int) -> int:
+    """Newey-West (1994) rule of thumb: floor(4 (T/100)^(2/9))."""
+    if n_obs <= 0:
+        return 0
+    return int(np.floor(4.0 * (n_obs / 100.0) ** (2.0 / 9.0)))
+
+
+def periods_per_year(frequency: str) -> int:
+    try:
+        return PERIODS_PER_YEAR[frequency]
+    except KeyError:
+        raise ValueError(
+            f"unknown frequency {frequency!r}; expected one of {sorted(PERIODS_PER_YEAR)}"
+        ) from None
+
+
+def _bartlett_meat(scores: np.ndarray, lags: int) -> np.ndarray:
+    """HAC meat for m regressions at once.
+
+    scores: (T, k, m) array of x_t u_t per regression. Returns (m, k, k).
+    """
+    meat = np.einsum("tkm,tpm->mkp", scores, scores)
+    for lag in range(1, lags + 1):
+        weight = 1.0 - lag / (lags + 1.0)
+        gamma = np.einsum("tkm,tpm->mkp", scores[lag:], scores[:-lag])
+        meat += weight * (gamma + gamma.transpose(0, 2, 1))
+    return meat
+
+
+@dataclass
+class OLSBatch:
+    """Results of m OLS regressions on one design. Arrays are (k, m) unless noted."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    tvalues: np.ndarray
+    pvalues: np.ndarray
+    rsquared: np.ndarray  # (m,)
+    nobs: int
+    lags: int
+    resid: np.ndarray  # (T, m)
+
+
+def ols_hac(
+    X: np.ndarray,
+    Y: np.ndarray,
+    lags: int | None = None,
+    small_sample: bool = False,
+    chunk: int = 512,
+) -> OLSBatch:
+    """OLS of every column of Y on X with Newey-West (Bartlett) standard errors.
+
+    Matches statsmodels ``OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags})``
+    (``small_sample`` = its ``use_correction``). X and Y must be free of NaN; ``lags``
+    None uses the Newey-West rule of thumb for T. p-values are normal, as in statsmodels.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    n_obs, k = X.shape
+    if Y.shape[0] != n_obs:
+        raise ValueError(f"X has {n_obs} rows but Y has {Y.shape[0]}")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
+    if n_obs <= k:
+        raise ValueError(f"{n_obs} observations cannot identify {k} parameters")
+    lags = default_nw_lags(n_obs) if lags is None else int(lags)
+    params, _, rank, _ = np.linalg.lstsq(X, Y, rcond=None)
+    if rank < k:
+        raise ValueError(f"design matrix is rank deficient (rank {rank} < {k} columns)")
+    resid = Y - X @ params
+    # (X'X)^{-1} = R^{-1} R^{-T} from X = QR, without inverting X'X.
+    r_factor = linalg.qr(X, mode="r")[0][:k, :k]
+    r_inv = linalg.solve_triangular(r_factor, np.eye(k))
+    bread = r_inv @ r_inv.T
+    variances = np.empty((k, Y.shape[1]))
+    for start in range(0, Y.shape[1], chunk):
+        block = resid[:, start : start + chunk]
+        meat = _bartlett_meat(X[:, :, None] * block[:, None, :], lags)
+        cov = np.einsum("kp,mpq,qr->mkr", bread, meat, bread)
+        variances[:, start : start + chunk] = np.diagonal(cov, axis1=1, axis2=2).T
+    if small_sample:
+        variances *= n_obs / (n_obs - k)
+    bse = np.sqrt(variances)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tvalues = params / bse
+    pvalues = 2.0 * stats.norm.sf(np.abs(tvalues))
+    centred = Y - Y.mean(axis=0) if _has_intercept(X) else Y
+    tss = (centred**2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsquared = 1.0 - (resid**2).sum(axis=0) / tss
+    return OLSBatch(params, bse, tvalues, pvalues, rsquared, n_obs, lags, resid)
+
+
+def _has_intercept(X: np.ndarray) -> bool:
+    return bool(np.any(np.all(X == 1.0, axis=0)))
+
+
+def newey_west_mean(values, lags: int | None = None, small_sample: bool = False) -> pd.DataFrame:
+    """Mean, Newey-West SE, t and p of each column (series may have different NaN spans).
+
+    Columns sharing a missing-value pattern are estimated together in one batch.
+    """
+    frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
+    out = pd.DataFrame(
+        index=frame.columns, columns=["mean", "se", "t", "p", "n", "lags"], dtype=float
+    )
+    finite = frame.notna().to_numpy()
+    patterns: dict[bytes, list[int]] = {}
+    for j in range(frame.shape[1]):
+        patterns.setdefault(finite[:, j].tobytes(), []).append(j)
+    for cols in patterns.values():
+        mask = finite[:, cols[0]]
+        n_obs = int(mask.sum())
+        if n_obs < 2:
+            out.iloc[cols, out.columns.get_loc("n")] = n_obs
+            continue
+        res = ols_hac(
+            np.ones((n_obs, 1)),
+            frame.to_numpy(dtype=float)[mask][:, cols],
+            lags=lags,
+            small_sample=small_sample,
+        )
+        out.iloc[cols, :] = np.column_stack(
+            [
+                res.params[0],
+                res.bse[0],
+                res.tvalues[0],
+                res.pvalues[0],
+                np.full(len(cols), n_obs),
+                np.full(len(cols), res.lags),
+            ]
+        )
+    out["n"] = out["n"].astype("Int64")
+    out["lags"] = out["lags"].astype("Int64")
+    return out
+
+
+def annualised_sharpe(values, frequency: str) -> pd.Series:
+    """mean / sd x sqrt(periods per year) per column (no rf subtracted: pass excess or spread returns)."""
+    frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
+    scale = np.sqrt(periods_per_year(frequency))
+    return frame.mean() / frame.std(ddof=1) * scale
+
+
+def latest_known(
+    signal: pd.DataFrame,
+    decisions: pd.DataFrame,
+    *,
+    entity: str = "cik",
+    decision_date: str = "date",
+    known_date: str = "known_date",
+    strict: bool = False,
+) -> pd.DataFrame:
+    """For each (entity, decision date) row, the signal row with the latest known_date usable then.
+
+    ``strict`` False allows known_date <= decision date (known at the decision), True only
+    known_date < decision date. Returns ``decisions`` with the signal's columns attached
+    (NaN where nothing was known yet); rows keep their original order.
+    """
+    for col in (entity, known_date):
+        if col not in signal.columns:
+            raise KeyError(f"signal frame has no column {col!r}")
+    for col in (entity, decision_date):
+        if col not in decisions.columns:
+            raise KeyError(f"decision frame has no column {col!r}")
+    left = decisions.reset_index(drop=True).assign(_row=lambda d: np.arange(len(d)))
+    left["_key"] = pd.to_datetime(left[decision_date]).astype("datetime64[ns]")
+    right = signal.copy()
+    right["_key"] = pd.to_datetime(right[known_date]).astype("datetime64[ns]")
+    right = right.dropna(subset=["_key"])
+    overlap = [c for c in right.columns if c in left.columns and c not in (entity, "_key")]
+    right = right.drop(columns=overlap)
+    # Among filings known on the same day keep the last one in filing order.
+    sort_cols = ["_key"] + [c for c in ("filing_date", "accession") if c in right.columns]
+    right = right.sort_values(sort_cols, kind="mergesort")
+    merged = pd.merge_asof(
+        left.sort_values("_key", kind="mergesort"),
+        right,
+        on="_key",
+        by=entity,
+        direction="backward",
+        allow_exact_matches=not strict,
+    )
+    return merged.sort_values("_row").drop(columns=["_row", "_key"]).reset_index(drop=True)
