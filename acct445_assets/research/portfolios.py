@@ -1,0 +1,332 @@
+"""CNOI quantile portfolios (METHODS section 3).
+
+Groups are numbered 1..G from the lowest CNOI (most transparent) to the highest
+(most opaque). Breakpoints come from each rebalance date's own cross-section; with
+fewer than ``min_per_group`` banks per group the date uses fewer groups and says so.
+Ties share the lowest rank, so tied banks all land in the lower group.
+
+Holding returns are buy-and-hold from the close of rebalance date d to the close of the
+next rebalance date: the daily group return weights each bank by its value drifted
+since d, so compounding the daily series gives exactly the holding-period return.
+A bank that stops trading drops out and its value is spread over the rest of its group.
+
+Turnover at d is sum_i |w_new_i - w_old_drifted_i| per group (buys plus sells as a
+fraction of the group's value; forming a group from cash is 1.0, replacing it fully is
+2.0); the spread's turnover is the sum of its two legs. Net return = gross return -
+cost_bps / 10^4 x turnover, charged in the period that starts at d.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .stats import annualised_sharpe, latest_known, newey_west_mean
+
+SPREAD = "spread"
+
+
+@dataclass
+class PortfolioResult:
+    assignments: pd.DataFrame  # rebalance_date, cik, cnoi, market_value, group, weight, n_groups
+    breakpoints: pd.DataFrame  # rebalance_date, group, n_banks, cnoi_min, cnoi_max, n_groups
+    period_returns: (
+        pd.DataFrame
+    )  # period_start, period_end, portfolio, ret, turnover, ret_net, n_banks
+    daily_returns: pd.DataFrame  # date, period_start, portfolio, ret, ret_net
+    summary: pd.DataFrame  # per portfolio and frequency
+    params: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def period_end_dates(dates, frequency: str = "quarterly") -> pd.DatetimeIndex:
+    """Last available trading date of each calendar quarter/month in ``dates``."""
+    days = pd.DatetimeIndex(sorted(pd.unique(pd.to_datetime(dates))))
+    code = {"quarterly": "Q", "monthly": "M"}.get(frequency)
+    if code is None:
+        raise ValueError(f"rebalance frequency {frequency!r} must be 'quarterly' or 'monthly'")
+    labels = days.to_period(code)
+    last = pd.Series(days, index=labels).groupby(level=0).max()
+    # A period whose data stops before its calendar end is not a rebalance date.
+    complete = last.index.to_timestamp(how="end").normalize() - last.to_numpy() <= pd.Timedelta(
+        days=6
+    )
+    return pd.DatetimeIndex(last[complete].to_numpy(), name="rebalance_date")
+
+
+def build_rebalance_universe(
+    cnoi: pd.DataFrame,
+    returns: pd.DataFrame,
+    frequency: str = "quarterly",
+    max_signal_age: int = 200,
+) -> pd.DataFrame:
+    """The rebalance universe (warehouse ``rebalance_universe`` contract) from scores and prices.
+
+    cnoi: ``cik, cnoi, known_date`` (+ filing_date, accession); returns: ``date, cik,
+    adj_close, market_value`` (+ ticker). A bank enters at d when it has a price on d and
+    its latest score known at d (known_date <= d) is at most ``max_signal_age`` calendar
+    days old, counted from its known date.
+    """
+    dates = period_end_dates(returns["date"], frequency)
+    on_dates = returns.loc[
+        pd.to_datetime(returns["date"]).isin(dates) & returns["adj_close"].notna()
+    ].rename(columns={"date": "rebalance_date"})
+    scores = cnoi.loc[cnoi["cnoi"].notna(), ["cik", "cnoi", "known_date"]]
+    merged = latest_known(scores, on_dates, decision_date="rebalance_date")
+    age = pd.to_datetime(merged["rebalance_date"]) - pd.to_datetime(merged["known_date"])
+    keep = merged["cnoi"].notna() & (age <= pd.Timedelta(days=max_signal_age))
+    cols = ["rebalance_date", "cik", "ticker", "cnoi", "known_date", "adj_close", "market_value"]
+    out = merged.loc[keep, [c for c in cols if c in merged.columns]]
+    out = out.rename(columns={"known_date": "cnoi_known_date"})
+    return out.sort_values(["rebalance_date", "cik"]).reset_index(drop=True)
+
+
+def assign_groups(
+    universe: pd.DataFrame, n_groups: int = 10, min_per_group: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Per-date quantile groups of CNOI. Returns (assignments, breakpoints, notes)."""
+    if n_groups < 2:
+        raise ValueError(f"n_groups must be at least 2, got {n_groups}")
+    frame = universe.loc[universe["cnoi"].notna()].copy()
+    frame["rebalance_date"] = pd.to_datetime(frame["rebalance_date"])
+    if frame.duplicated(["rebalance_date", "cik"]).any():
+        dup = frame.loc[frame.duplicated(["rebalance_date", "cik"]), ["rebalance_date", "cik"]]
+        raise ValueError(
+            f"rebalance universe has duplicate (rebalance_date, cik) rows, first {dup.iloc[0].tolist()}"
+        )
+    size = frame.groupby("rebalance_date")["cik"].transform("size")
+    groups_used = np.minimum(n_groups, size // min_per_group)
+    frame["n_groups"] = groups_used.astype(int)
+    rank = frame.groupby("rebalance_date")["cnoi"].rank(method="min")
+    frame["group"] = (np.floor((rank - 1) * frame["n_groups"] / size) + 1).astype(int)
+    notes = []
+    per_date = frame.groupby("rebalance_date").agg(
+        n_banks=("cik", "size"), n_groups=("n_groups", "first")
+    )
+    reduced = per_date[per_date["n_groups"] < n_groups]
+    for day, row in reduced.iterrows():
+        if row["n_groups"] < 2:
+            notes.append(
+                f"{day.date()}: {row['n_banks']} banks cannot fill 2 groups of {min_per_group}; date skipped"
+            )
+        else:
+            notes.append(
+                f"{day.date()}: {row['n_banks']} banks -> {row['n_groups']} groups instead of {n_groups}"
+            )
+    frame = frame.loc[frame["n_groups"] >= 2]
+    breakpoints = (
+        frame.groupby(["rebalance_date", "group"])
+        .agg(
+            n_banks=("cik", "size"),
+            cnoi_min=("cnoi", "min"),
+            cnoi_max=("cnoi", "max"),
+            n_groups=("n_groups", "first"),
+        )
+        .reset_index()
+    )
+    return frame.reset_index(drop=True), breakpoints, notes
+
+
+def _wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
+    frame = returns[["date", "cik", "ret"]].copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    if frame.duplicated(["date", "cik"]).any():
+        dup = frame.loc[frame.duplicated(["date", "cik"])].iloc[0]
+        raise ValueError(
+            f"returns have duplicate (date, cik) rows, e.g. {dup['date'].date()} {dup['cik']}"
+        )
+    if (frame["ret"] <= -1).any():
+        bad = frame.loc[frame["ret"] <= -1].iloc[0]
+        raise ValueError(f"return <= -100% for cik {bad['cik']} on {bad['date'].date()}")
+    return frame.pivot(index="date", columns="cik", values="ret").sort_index()
+
+
+def form_portfolios(
+    universe: pd.DataFrame,
+    returns: pd.DataFrame,
+    n_groups: int = 10,
+    weighting: str = "equal",
+    cost_bps: float = 10.0,
+    nw_lags: int | None = None,
+    frequency: str = "quarterly",
+    min_per_group: int = 3,
+) -> PortfolioResult:
+    """Quantile portfolios on ``universe`` (rebalance_universe contract) held with ``returns``
+    (``date, cik, ret`` daily simple returns, delisting returns already applied)."""
+    if weighting not in ("equal", "value"):
+        raise ValueError(f"weighting must be 'equal' or 'value', got {weighting!r}")
+    assignments, breakpoints, notes = assign_groups(universe, n_groups, min_per_group)
+    if assignments.empty:
+        raise ValueError("no rebalance date has enough banks with a known CNOI to form 2 groups")
+    if weighting == "value":
+        mv = assignments["market_value"]
+        if mv.isna().any() or (mv <= 0).any():
+            bad = assignments.loc[mv.isna() | (mv <= 0)].iloc[0]
+            raise ValueError(
+                f"value weighting needs positive market_value; cik {bad['cik']} on "
+                f"{bad['rebalance_date'].date()} has {bad['market_value']}"
+            )
+        raw_weight = mv.to_numpy(dtype=float)
+    else:
+        raw_weight = np.ones(len(assignments))
+    assignments["weight"] = raw_weight / assignments.assign(w=raw_weight).groupby(
+        ["rebalance_date", "group"]
+    )["w"].transform("sum")
+
+    wide = _wide_returns(returns)
+    rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
+    days = wide.index[wide.index > rebal[0]]
+    wide = wide.loc[days]
+    # Period p holds from rebal[p] (exclusive) to rebal[p+1] (inclusive).
+    period_of_day = rebal.searchsorted(days, side="left") - 1
+    ciks = wide.columns
+    bank_pos = ciks.get_indexer(assignments["cik"])
+    date_pos = rebal.get_indexer(assignments["rebalance_date"])
+    in_data = bank_pos >= 0
+    n_periods, n_banks = len(rebal), len(ciks)
+    group_at = np.zeros((n_periods, n_banks), dtype=np.int16)
+    weight_at = np.zeros((n_periods, n_banks))
+    group_at[date_pos[in_data], bank_pos[in_data]] = assignments["group"].to_numpy()[in_data]
+    weight_at[date_pos[in_data], bank_pos[in_data]] = assignments["weight"].to_numpy()[in_data]
+    top_group = assignments.groupby("rebalance_date")["n_groups"].first().reindex(rebal).to_numpy()
+
+    ret = wide.to_numpy(dtype=float)
+    traded = np.isfinite(ret)
+    log_gross = np.where(traded, np.log1p(np.where(traded, ret, 0.0)), 0.0)
+    cum = np.cumsum(log_gross, axis=0)
+    # Cumulative log growth up to the previous day, restarted at each period start.
+    cum_prev = np.vstack([np.zeros((1, n_banks)), cum[:-1]])
+    first_day = np.r_[True, period_of_day[1:] != period_of_day[:-1]]
+    start_level = np.maximum.accumulate(np.where(first_day, np.arange(len(days)), 0))
+    drift = np.exp(cum_prev - cum_prev[start_level])
+    held_group = group_at[period_of_day]
+    value = weight_at[period_of_day] * drift
+    group_ids = np.arange(1, n_groups + 1)
+    daily = np.full((len(days), n_groups), np.nan)
+    counts = np.zeros((len(days), n_groups), dtype=int)
+    ret0 = np.where(traded, ret, 0.0)
+    for g in group_ids:
+        member = (held_group == g) & traded
+        denom = np.where(member, value, 0.0).sum(axis=1)
+        numer = np.where(member, value * ret0, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            daily[:, g - 1] = np.where(denom > 0, numer / denom, np.nan)
+        counts[:, g - 1] = member.sum(axis=1)
+    top = top_group[period_of_day]
+    high = daily[np.arange(len(days)), top - 1]
+    spread_daily = daily[:, 0] - high
+
+    # End-of-period drifted weights vs the next period's target weights.
+    last_day = np.r_[period_of_day[1:] != period_of_day[:-1], True]
+    end_growth = np.ones((n_periods, n_banks))
+    end_rows = np.flatnonzero(last_day)
+    # A bank without a price on the period's last day has been sold (its value reinvested).
+    end_growth[period_of_day[end_rows]] = np.where(
+        traded[end_rows], np.exp(cum[end_rows] - cum_prev[start_level[end_rows]]), 0.0
+    )
+    turnover = np.full((n_periods, n_groups), np.nan)
+    for g in group_ids:
+        target = np.where(group_at == g, weight_at, 0.0)
+        drifted = np.where(group_at == g, weight_at * end_growth, 0.0)
+        prior = np.vstack([np.zeros((1, n_banks)), drifted[:-1]])
+        totals = prior.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prior = np.where(totals > 0, prior / totals, 0.0)
+        has_group = (group_at == g).any(axis=1)
+        turnover[:, g - 1] = np.where(has_group, np.abs(target - prior).sum(axis=1), np.nan)
+    spread_turnover = turnover[:, 0] + turnover[np.arange(n_periods), top_group - 1]
+
+    cost = cost_bps / 1e4
+    names = [*map(int, group_ids), SPREAD]
+    daily_all = np.column_stack([daily, spread_daily])
+    turnover_all = np.column_stack([turnover, spread_turnover])
+    charge = np.where(first_day[:, None], turnover_all[period_of_day] * cost, 0.0)
+    daily_net = daily_all - charge
+
+    daily_long = pd.DataFrame(
+        {
+            "date": np.repeat(days.to_numpy(), len(names)),
+            "period_start": np.repeat(rebal[period_of_day].to_numpy(), len(names)),
+            "portfolio": np.tile(np.array(names, dtype=object), len(days)),
+            "ret": daily_all.ravel(),
+            "ret_net": daily_net.ravel(),
+        }
+    ).dropna(subset=["ret"])
+
+    log_group = pd.DataFrame(np.log1p(daily)).groupby(period_of_day).sum(min_count=1)
+    held_periods = log_group.index.to_numpy()
+    complete = held_periods < n_periods - 1
+    held_periods = held_periods[complete]
+    group_period = np.expm1(log_group.to_numpy()[complete])
+    # The spread is held from d as long low, short high: difference of holding returns.
+    period_spread = (
+        group_period[:, 0] - group_period[np.arange(len(held_periods)), top_group[held_periods] - 1]
+    )
+    period_ret = np.column_stack([group_period, period_spread])
+    period_net = period_ret - turnover_all[held_periods] * cost
+    group_counts = np.column_stack(
+        [(group_at == g).sum(axis=1) for g in group_ids]
+        + [((group_at == 1).sum(axis=1) + (group_at == top_group[:, None]).sum(axis=1))]
+    )
+    period_long = pd.DataFrame(
+        {
+            "period_start": np.repeat(rebal[held_periods].to_numpy(), len(names)),
+            "period_end": np.repeat(rebal[held_periods + 1].to_numpy(), len(names)),
+            "portfolio": np.tile(np.array(names, dtype=object), len(held_periods)),
+            "ret": period_ret.ravel(),
+            "turnover": turnover_all[held_periods].ravel(),
+            "ret_net": period_net.ravel(),
+            "n_banks": group_counts[held_periods].ravel(),
+        }
+    ).dropna(subset=["ret"])
+
+    summary = pd.concat(
+        [
+            summarise(period_long, frequency, nw_lags),
+            summarise(daily_long, "daily", nw_lags),
+        ],
+        ignore_index=True,
+    )
+    params = {
+        "n_groups": n_groups,
+        "weighting": weighting,
+        "cost_bps": cost_bps,
+        "nw_lags": nw_lags,
+        "frequency": frequency,
+        "min_per_group": min_per_group,
+        "n_rebalance_dates": n_periods,
+    }
+    return PortfolioResult(
+        assignments, breakpoints, period_long, daily_long, summary, params, notes
+    )
+
+
+def summarise(long: pd.DataFrame, frequency: str, nw_lags: int | None = None) -> pd.DataFrame:
+    """Mean, Newey-West t, annualised Sharpe, turnover and net mean per portfolio."""
+    index_col = "date" if "date" in long.columns else "period_start"
+    gross = long.pivot(index=index_col, columns="portfolio", values="ret")
+    net = long.pivot(index=index_col, columns="portfolio", values="ret_net")
+    gross_stats = newey_west_mean(gross, lags=nw_lags)
+    net_stats = newey_west_mean(net, lags=nw_lags)
+    out = pd.DataFrame(
+        {
+            "portfolio": gross.columns,
+            "frequency": frequency,
+            "mean": gross_stats["mean"].to_numpy(dtype=float),
+            "nw_se": gross_stats["se"].to_numpy(dtype=float),
+            "nw_t": gross_stats["t"].to_numpy(dtype=float),
+            "sharpe": annualised_sharpe(gross, frequency).to_numpy(),
+            "mean_net": net_stats["mean"].to_numpy(dtype=float),
+            "nw_t_net": net_stats["t"].to_numpy(dtype=float),
+            "sharpe_net": annualised_sharpe(net, frequency).to_numpy(),
+            "n": gross_stats["n"].to_numpy(),
+            "nw_lags": gross_stats["lags"].to_numpy(),
+        }
+    )
+    if "turnover" in long.columns:
+        mean_turnover = long.groupby("portfolio")["turnover"].mean()
+        out["mean_turnover"] = out["portfolio"].map(mean_turnover).astype(float)
+    order = {name: i for i, name in enumerate([*range(1, 101), SPREAD])}
+    return out.sort_values("portfolio", key=lambda s: s.map(order)).reset_index(drop=True)

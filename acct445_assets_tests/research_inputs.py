@@ -1,0 +1,113 @@
+"""Warehouse-shaped research inputs built in Python from the sample universe.
+
+Stand-ins for the dbt models (same column contracts as docs/architecture.md) so the
+estimators can be tested before, and independently of, the SQL pipeline. The CNOI
+stand-in is the latent opacity plus small noise, filed 40 days after each quarter end.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from acct445_assets.research.calendar import add_trading_days
+from acct445_assets.research.sample import SampleConfig, generate_universe
+
+DELISTING_RETURN = -0.30
+
+
+def returns_from_prices(prices: pd.DataFrame, delisting_return: float = DELISTING_RETURN):
+    frame = prices.sort_values(["cik", "date"]).reset_index(drop=True)
+    ret = frame.groupby("cik")["adj_close"].pct_change()
+    ret = np.where(frame["delisted"], (1 + ret) * (1 + delisting_return) - 1, ret)
+    out = frame[["date", "cik", "ticker", "adj_close", "delisted"]].copy()
+    out["ret"] = ret
+    out["market_value"] = frame["adj_close"] * frame["shares_outstanding"]
+    return out[["date", "cik", "ticker", "adj_close", "ret", "market_value", "delisted"]]
+
+
+def stand_in_cnoi(banks: pd.DataFrame, noise_sd: float, seed: int, lag_days: int = 2):
+    rng = np.random.default_rng(seed)
+    quarter_ends = pd.period_range("2017Q4", "2025Q3", freq="Q").to_timestamp(how="end").normalize()
+    rows = []
+    for bank in banks.itertuples():
+        filed = quarter_ends + pd.Timedelta(days=40)
+        filed = filed[
+            (filed <= bank.last_date) & (filed >= bank.first_date - pd.Timedelta(days=200))
+        ]
+        scores = np.clip(bank.latent_opacity + noise_sd * rng.standard_normal(len(filed)), 0, 100)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "cik": bank.cik,
+                    "ticker": bank.ticker,
+                    "accession": [f"{bank.cik}-{d:%Y%m%d}" for d in filed],
+                    "form": "10-Q",
+                    "filing_date": filed,
+                    "cnoi": scores,
+                }
+            )
+        )
+    cnoi = pd.concat(rows, ignore_index=True)
+    cnoi["known_date"] = add_trading_days(cnoi["filing_date"], lag_days)
+    return cnoi
+
+
+def quarter_panel(returns: pd.DataFrame, cnoi: pd.DataFrame, adoption: pd.Series) -> pd.DataFrame:
+    frame = returns.dropna(subset=["ret"]).copy()
+    frame["quarter"] = pd.to_datetime(frame["date"]).dt.to_period("Q")
+    grouped = frame.groupby(["cik", "quarter"])
+    panel = grouped.agg(
+        ticker=("ticker", "last"),
+        quarter_end=("date", "max"),
+        ret=("ret", lambda r: float(np.prod(1 + r) - 1)),
+        volatility=("ret", "std"),
+        n_days=("ret", "size"),
+        market_value=("market_value", "last"),
+    ).reset_index()
+    panel = panel.sort_values(["cik", "quarter"]).reset_index(drop=True)
+    panel["log_mv"] = np.log(panel["market_value"])
+    by_bank = panel.groupby("cik")
+    consecutive_prev = by_bank["quarter"].shift(1) == panel["quarter"] - 1
+    consecutive_next = by_bank["quarter"].shift(-1) == panel["quarter"] + 1
+    panel["prior_ret"] = by_bank["ret"].shift(1).where(consecutive_prev)
+    panel["prior_vol"] = by_bank["volatility"].shift(1).where(consecutive_prev)
+    panel["next_ret"] = by_bank["ret"].shift(-1).where(consecutive_next)
+    panel["adoption_quarter"] = panel["cik"].map(adoption)
+    panel["adopted"] = panel["quarter"] >= pd.PeriodIndex(panel["adoption_quarter"], freq="Q")
+    known = cnoi.rename(columns={"known_date": "cnoi_known_date", "accession": "cnoi_accession"})
+    known = known[["cik", "cnoi", "cnoi_known_date", "cnoi_accession"]].sort_values(
+        "cnoi_known_date"
+    )
+    panel = pd.merge_asof(
+        panel.sort_values("quarter_end"),
+        known,
+        left_on="quarter_end",
+        right_on="cnoi_known_date",
+        by="cik",
+    ).sort_values(["cik", "quarter"])
+    panel["quarter"] = panel["quarter"].astype(str)
+    return panel.reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def sample_inputs(n_banks: int = 60, seed: int = 445, noise_sd: float = 2.0) -> dict:
+    universe = generate_universe(SampleConfig(seed=seed, n_banks=n_banks))
+    returns = returns_from_prices(universe.prices)
+    cnoi = stand_in_cnoi(universe.banks, noise_sd, seed)
+    adoption = universe.banks.set_index("cik")["adoption_quarter"]
+    factors_daily = (universe.factors_daily / 100.0).reset_index()
+    factors_monthly = (universe.factors_monthly / 100.0).reset_index()
+    return {
+        "universe": universe,
+        "returns": returns,
+        "cnoi": cnoi,
+        "factors_daily": factors_daily,
+        "factors_monthly": factors_monthly,
+        "benchmarks": universe.benchmarks,
+        "panel": quarter_panel(returns, cnoi, adoption),
+        "adoption": adoption.rename_axis("cik").reset_index(),
+        "truth": universe.truth,
+    }

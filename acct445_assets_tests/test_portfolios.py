@@ -1,0 +1,197 @@
+import numpy as np
+import pandas as pd
+import pytest
+from research_inputs import sample_inputs
+
+from acct445_assets.research.portfolios import (
+    SPREAD,
+    assign_groups,
+    build_rebalance_universe,
+    form_portfolios,
+)
+
+
+def _toy():
+    # Two rebalance dates, four banks, two groups of two.
+    d0, d1 = pd.Timestamp("2021-03-31"), pd.Timestamp("2021-06-30")
+    universe = pd.DataFrame(
+        {
+            "rebalance_date": [d0] * 4 + [d1] * 4,
+            "cik": ["a", "b", "c", "d"] * 2,
+            "cnoi": [10.0, 20.0, 30.0, 40.0, 40.0, 20.0, 30.0, 10.0],
+            "market_value": [100.0, 300.0, 200.0, 200.0, 1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    days = pd.to_datetime(["2021-04-01", "2021-04-02", "2021-06-30", "2021-07-01"])
+    rets = {
+        "a": [0.10, -0.05, 0.02, 0.01],
+        "b": [0.00, 0.20, -0.10, 0.03],
+        "c": [-0.02, 0.01, 0.05, 0.00],
+        "d": [0.04, np.nan, 0.03, -0.01],
+    }
+    returns = pd.DataFrame(
+        [(day, cik, r[i]) for cik, r in rets.items() for i, day in enumerate(days)],
+        columns=["date", "cik", "ret"],
+    )
+    return universe, returns, rets
+
+
+def _buy_and_hold(weights, paths):
+    value = np.array(weights, dtype=float)
+    out = []
+    for day in range(len(paths[0])):
+        r = np.array([p[day] for p in paths])
+        ok = ~np.isnan(r)
+        out.append((value[ok] * r[ok]).sum() / value[ok].sum())
+        value = np.where(ok, value * (1 + np.nan_to_num(r)), value)
+    return np.array(out)
+
+
+def test_group_returns_are_buy_and_hold_from_rebalance_to_next():
+    universe, returns, rets = _toy()
+    res = form_portfolios(universe, returns, n_groups=2, min_per_group=2, cost_bps=0.0)
+    daily = res.daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    low = _buy_and_hold([1, 1], [rets["a"][:3], rets["b"][:3]])
+    high = _buy_and_hold([1, 1], [rets["c"][:3], rets["d"][:3]])
+    np.testing.assert_allclose(daily[1].iloc[:3], low)
+    np.testing.assert_allclose(daily[2].iloc[:3], high)
+    # Spread is low minus high, never net of rf.
+    np.testing.assert_allclose(daily[SPREAD].iloc[:3], low - high)
+    period = res.period_returns.set_index("portfolio")
+    assert period.loc[1, "ret"] == pytest.approx(np.prod(1 + low) - 1)
+    assert period.loc[SPREAD, "ret"] == pytest.approx(np.prod(1 + low) - np.prod(1 + high))
+    # The day after the last rebalance is held by the second formation (a, d low).
+    last = daily.iloc[3]
+    assert last[1] == pytest.approx((rets["d"][3] + rets["b"][3]) / 2)
+
+
+def test_value_weights_use_market_value_at_rebalance():
+    universe, returns, rets = _toy()
+    res = form_portfolios(universe, returns, n_groups=2, min_per_group=2, weighting="value")
+    daily = res.daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    low = _buy_and_hold([100, 300], [rets["a"][:3], rets["b"][:3]])
+    np.testing.assert_allclose(daily[1].iloc[:3], low)
+
+
+def test_turnover_and_costs():
+    universe, returns, rets = _toy()
+    res = form_portfolios(universe, returns, n_groups=2, min_per_group=2, cost_bps=25.0)
+    # Drifted low-group weights at the end of the first period.
+    grow_a = np.prod(1 + np.array(rets["a"][:3]))
+    grow_b = np.prod(1 + np.array(rets["b"][:3]))
+    drifted = np.array([grow_a, grow_b]) / (grow_a + grow_b)
+    # New low group (cnoi 10, 20) is d and b with weights 1/2: a sold, d bought.
+    expected = drifted[0] + abs(drifted[1] - 0.5) + 0.5
+    daily = res.daily_returns.set_index(["date", "portfolio"])
+    day = pd.Timestamp("2021-07-01")
+    assert daily.loc[(day, 1), "ret"] - daily.loc[(day, 1), "ret_net"] == pytest.approx(
+        expected * 25e-4
+    )
+    first = res.period_returns.set_index("portfolio")
+    assert first.loc[1, "turnover"] == pytest.approx(1.0)
+    assert first.loc[SPREAD, "turnover"] == pytest.approx(2.0)
+    assert first.loc[1, "ret"] - first.loc[1, "ret_net"] == pytest.approx(25e-4)
+
+
+def test_ties_go_to_lower_group_and_small_dates_use_fewer_groups():
+    day = pd.Timestamp("2022-03-31")
+    universe = pd.DataFrame(
+        {"rebalance_date": day, "cik": list("abcdefg"), "cnoi": [5, 5, 5, 5, 7, 8, 9.0]}
+    )
+    assigned, breaks, notes = assign_groups(universe, n_groups=10, min_per_group=3)
+    assert set(assigned["n_groups"]) == {2}
+    groups = dict(zip(assigned["cik"], assigned["group"], strict=True))
+    assert [groups[c] for c in "abcd"] == [1, 1, 1, 1]
+    assert [groups[c] for c in "efg"] == [2, 2, 2]
+    assert "7 banks -> 2 groups instead of 10" in notes[0]
+    tiny, _, notes = assign_groups(universe.iloc[:4], n_groups=10, min_per_group=3)
+    assert tiny.empty and "skipped" in notes[0]
+
+
+def test_breakpoints_are_per_date_not_pooled():
+    universe = pd.DataFrame(
+        {
+            "rebalance_date": pd.to_datetime(["2020-03-31"] * 6 + ["2020-06-30"] * 6),
+            "cik": list("abcdef") * 2,
+            "cnoi": [1, 2, 3, 4, 5, 6, 91, 92, 93, 94, 95, 96.0],
+        }
+    )
+    assigned, _, _ = assign_groups(universe, n_groups=2, min_per_group=3)
+    # Pooled breakpoints would put every first-date bank in group 1.
+    assert assigned.groupby("rebalance_date")["group"].apply(sorted).tolist() == [
+        [1, 1, 1, 2, 2, 2],
+        [1, 1, 1, 2, 2, 2],
+    ]
+
+
+def test_weights_and_returns_before_a_date_ignore_later_data():
+    data = sample_inputs()
+    cutoff = pd.Timestamp("2021-06-30")
+    base_universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    base = form_portfolios(base_universe, data["returns"])
+
+    cnoi = data["cnoi"].copy()
+    later = cnoi["known_date"] > cutoff
+    cnoi.loc[later, "cnoi"] = 100 - cnoi.loc[later, "cnoi"]
+    returns = data["returns"].copy()
+    after = returns["date"] > cutoff
+    returns.loc[after, "ret"] = returns.loc[after, "ret"] * -2
+    returns.loc[after, "adj_close"] = returns.loc[after, "adj_close"] * 3
+    shocked = form_portfolios(build_rebalance_universe(cnoi, returns), returns)
+
+    def upto(frame, col):
+        return frame.loc[frame[col] <= cutoff].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(
+        upto(base.assignments, "rebalance_date"), upto(shocked.assignments, "rebalance_date")
+    )
+    pd.testing.assert_frame_equal(
+        upto(base.period_returns, "period_end"), upto(shocked.period_returns, "period_end")
+    )
+    pd.testing.assert_frame_equal(
+        upto(base.daily_returns, "date"), upto(shocked.daily_returns, "date")
+    )
+    # And the perturbation did change what came after, so the check can fail.
+    assert not np.allclose(
+        base.period_returns["ret"].to_numpy()[-10:], shocked.period_returns["ret"].to_numpy()[-10:]
+    )
+
+
+def test_universe_excludes_stale_and_unknown_scores():
+    returns = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2020-03-31", "2020-03-31", "2020-03-31"]),
+            "cik": ["a", "b", "c"],
+            "adj_close": [1.0, 1.0, 1.0],
+            "market_value": [1.0, 1.0, 1.0],
+            "ret": [0.0, 0.0, 0.0],
+        }
+    )
+    cnoi = pd.DataFrame(
+        {
+            "cik": ["a", "b", "c"],
+            "cnoi": [10.0, 20.0, 30.0],
+            "known_date": pd.to_datetime(["2020-03-31", "2019-08-01", "2020-04-01"]),
+        }
+    )
+    universe = build_rebalance_universe(cnoi, returns, max_signal_age=200)
+    assert universe["cik"].tolist() == ["a"]
+
+
+def test_summary_matches_sample_data_and_bad_input_is_named():
+    data = sample_inputs()
+    universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    res = form_portfolios(universe, data["returns"])
+    assert set(res.summary["frequency"]) == {"quarterly", "daily"}
+    spread = res.summary.query("portfolio == @SPREAD and frequency == 'daily'").iloc[0]
+    daily_spread = res.daily_returns.query("portfolio == @SPREAD")["ret"]
+    assert spread["mean"] == pytest.approx(daily_spread.mean())
+    assert spread["sharpe"] == pytest.approx(
+        daily_spread.mean() / daily_spread.std() * np.sqrt(252)
+    )
+    bad = data["returns"].copy()
+    bad.loc[5, "ret"] = -1.5
+    with pytest.raises(ValueError, match="cik"):
+        form_portfolios(universe, bad)
+    with pytest.raises(ValueError, match="market_value"):
+        form_portfolios(universe.assign(market_value=np.nan), data["returns"], weighting="value")
