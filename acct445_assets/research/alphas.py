@@ -1,0 +1,131 @@
+"""Factor-model alphas of the CNOI portfolios (METHODS section 4).
+
+Each group's excess return (return - rf) and the spread (already zero-cost, so no rf)
+are regressed on each model at the frequency of the returns: daily portfolio returns on
+daily factors, holding-period returns on daily factors compounded over exactly the same
+holding periods. All portfolios sharing a sample are estimated in one least-squares call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .factor_models import (
+    FACTOR_MODELS,
+    MODEL_LABELS,
+    check_decimal_factors,
+    compound_factors,
+    design_matrix,
+    model_factors,
+)
+from .portfolios import SPREAD
+from .stats import ols_hac, periods_per_year
+
+ALL_FACTORS = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
+
+
+def excess_returns(
+    returns: pd.DataFrame, rf: pd.Series, zero_cost: tuple = (SPREAD,)
+) -> pd.DataFrame:
+    """Subtract rf from every column except the zero-cost ones (the spread)."""
+    out = returns.copy()
+    for col in out.columns:
+        if col not in zero_cost:
+            out[col] = out[col] - rf.reindex(out.index)
+    return out
+
+
+def regress_on_models(
+    returns: pd.DataFrame,
+    factors: pd.DataFrame,
+    models=tuple(FACTOR_MODELS),
+    nw_lags: int | None = None,
+    frequency: str = "daily",
+) -> pd.DataFrame:
+    """OLS with Newey-West SEs of each column of ``returns`` (already excess) on each model.
+
+    ``returns`` and ``factors`` are indexed by the same dates. Returns one row per
+    (portfolio, model) with alpha per period, annualised alpha, t, p, betas, R^2, N.
+    """
+    per_year = periods_per_year(frequency)
+    rows = []
+    for model in models:
+        cols = list(model_factors(model))
+        joined = returns.join(factors[cols], how="inner")
+        factor_ok = joined[cols].notna().all(axis=1).to_numpy()
+        values = joined[returns.columns].to_numpy(dtype=float)
+        finite = np.isfinite(values) & factor_ok[:, None]
+        patterns: dict[bytes, list[int]] = {}
+        for j in range(values.shape[1]):
+            patterns.setdefault(finite[:, j].tobytes(), []).append(j)
+        for members in patterns.values():
+            mask = finite[:, members[0]]
+            if mask.sum() <= len(cols) + 2:
+                continue
+            X = design_matrix(joined.loc[mask, cols], model)
+            fit = ols_hac(X, values[mask][:, members], lags=nw_lags)
+            for pos, j in enumerate(members):
+                row = {
+                    "portfolio": returns.columns[j],
+                    "frequency": frequency,
+                    "model": model,
+                    "model_label": MODEL_LABELS[model],
+                    "alpha": fit.params[0, pos],
+                    "alpha_annual": fit.params[0, pos] * per_year,
+                    "alpha_se": fit.bse[0, pos],
+                    "alpha_t": fit.tvalues[0, pos],
+                    "alpha_p": fit.pvalues[0, pos],
+                    "r2": fit.rsquared[pos],
+                    "n": fit.nobs,
+                    "nw_lags": fit.lags,
+                    "start": joined.index[mask][0],
+                    "end": joined.index[mask][-1],
+                }
+                for f in ALL_FACTORS:
+                    row[f"beta_{f}"] = fit.params[1 + cols.index(f), pos] if f in cols else np.nan
+                    row[f"t_{f}"] = fit.tvalues[1 + cols.index(f), pos] if f in cols else np.nan
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def portfolio_alphas(
+    daily_returns: pd.DataFrame,
+    period_returns: pd.DataFrame,
+    factors_daily: pd.DataFrame,
+    models=tuple(FACTOR_MODELS),
+    nw_lags: int | None = None,
+    period_frequency: str = "quarterly",
+) -> pd.DataFrame:
+    """Alphas of every portfolio at daily and holding-period frequency.
+
+    daily_returns: ``date, portfolio, ret``; period_returns: ``period_start, period_end,
+    portfolio, ret`` (the outputs of ``portfolios.form_portfolios``); factors in decimals.
+    """
+    factors = check_decimal_factors(factors_daily, "factors_daily")
+    daily = daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    daily.index = pd.DatetimeIndex(daily.index)
+    out = [
+        regress_on_models(excess_returns(daily, factors["rf"]), factors, models, nw_lags, "daily")
+    ]
+    if len(period_returns):
+        period = period_returns.pivot(index="period_end", columns="portfolio", values="ret")
+        period.index = pd.DatetimeIndex(period.index)
+        starts = pd.DatetimeIndex(period_returns["period_start"].unique())
+        ends = starts.union(pd.DatetimeIndex(period.index))
+        compounded = compound_factors(factors, ends)
+        # Only periods the factor data fully covers.
+        start_of = period_returns.groupby("period_end")["period_start"].first()
+        period_start = pd.DatetimeIndex(start_of.reindex(period.index))
+        covered = (period_start >= factors.index[0]) & (period.index <= factors.index[-1])
+        period = period.loc[covered]
+        out.append(
+            regress_on_models(
+                excess_returns(period, compounded["rf"]),
+                compounded,
+                models,
+                nw_lags,
+                period_frequency,
+            )
+        )
+    return pd.concat(out, ignore_index=True)

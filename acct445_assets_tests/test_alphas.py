@@ -1,0 +1,95 @@
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from research_inputs import sample_inputs
+
+from acct445_assets.research.alphas import portfolio_alphas, regress_on_models
+from acct445_assets.research.factor_models import FACTOR_MODELS
+from acct445_assets.research.portfolios import SPREAD, build_rebalance_universe, form_portfolios
+
+
+@pytest.fixture(scope="module")
+def sample_alphas():
+    data = sample_inputs()
+    universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    res = form_portfolios(universe, data["returns"])
+    alphas = portfolio_alphas(res.daily_returns, res.period_returns, data["factors_daily"])
+    return data, res, alphas
+
+
+def test_models_are_defined_once_with_the_documented_factors():
+    assert FACTOR_MODELS["capm"] == ("mkt_rf",)
+    assert FACTOR_MODELS["carhart"] == ("mkt_rf", "smb", "hml", "mom")
+    assert FACTOR_MODELS["ff5_mom"] == ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
+
+
+def test_daily_alphas_match_statsmodels_hac(sample_alphas):
+    data, res, alphas = sample_alphas
+    factors = data["factors_daily"].set_index("date")
+    daily = res.daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    for portfolio, model in [(1, "ff3"), (SPREAD, "ff5_mom"), (10, "capm")]:
+        cols = list(FACTOR_MODELS[model])
+        y = daily[portfolio]
+        if portfolio != SPREAD:
+            y = y - factors["rf"].reindex(y.index)
+        X = sm.add_constant(factors.loc[y.index, cols])
+        lags = int(np.floor(4 * (len(y) / 100) ** (2 / 9)))
+        ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+        row = alphas.query(
+            "portfolio == @portfolio and model == @model and frequency == 'daily'"
+        ).iloc[0]
+        assert row["alpha"] == pytest.approx(ref.params["const"], rel=1e-8)
+        assert row["alpha_t"] == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        assert row["beta_mkt_rf"] == pytest.approx(ref.params["mkt_rf"], rel=1e-8)
+        assert row["r2"] == pytest.approx(ref.rsquared, rel=1e-8)
+        assert row["alpha_annual"] == pytest.approx(252 * ref.params["const"])
+        assert row["n"] == len(y)
+
+
+def test_quarterly_alphas_use_factors_compounded_over_the_holding_period(sample_alphas):
+    data, res, alphas = sample_alphas
+    factors = data["factors_daily"].set_index("date")
+    periods = res.period_returns.query("portfolio == 1")
+    rows = []
+    for p in periods.itertuples():
+        days = factors.loc[(factors.index > p.period_start) & (factors.index <= p.period_end)]
+        rf = np.prod(1 + days["rf"]) - 1
+        rows.append(
+            {
+                "y": p.ret - rf,
+                "mkt_rf": np.prod(1 + days["mkt_rf"] + days["rf"]) - 1 - rf,
+                "smb": np.prod(1 + days["smb"]) - 1,
+                "hml": np.prod(1 + days["hml"]) - 1,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    ref = sm.OLS(frame["y"], sm.add_constant(frame[["mkt_rf", "smb", "hml"]])).fit(
+        cov_type="HAC", cov_kwds={"maxlags": 2}
+    )
+    got = regress_on_models(
+        pd.DataFrame({1: frame["y"]}),
+        frame.assign(rf=0.0),
+        models=["ff3"],
+        nw_lags=2,
+        frequency="quarterly",
+    ).iloc[0]
+    assert got["alpha"] == pytest.approx(ref.params["const"], rel=1e-9)
+    row = alphas.query("portfolio == 1 and model == 'ff3' and frequency == 'quarterly'").iloc[0]
+    assert row["alpha"] == pytest.approx(ref.params["const"], rel=1e-8)
+    assert row["beta_smb"] == pytest.approx(ref.params["smb"], rel=1e-8)
+    assert row["n"] == len(frame)
+    assert row["alpha_annual"] == pytest.approx(4 * row["alpha"])
+
+
+def test_every_portfolio_and_model_is_reported(sample_alphas):
+    _, _, alphas = sample_alphas
+    assert len(alphas) == 2 * 11 * 5
+    assert alphas[["alpha", "alpha_t", "r2"]].notna().all().all()
+
+
+def test_percent_factors_are_rejected(sample_alphas):
+    data, res, _ = sample_alphas
+    percent = data["factors_daily"].assign(mkt_rf=lambda f: f["mkt_rf"] * 100)
+    with pytest.raises(ValueError, match="percent"):
+        portfolio_alphas(res.daily_returns, res.period_returns, percent)
