@@ -1,0 +1,147 @@
+"""The daily schedule: 18:00 New York on every NYSE session, holidays skipped, bounded catch-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
+from dagster._core.test_utils import create_run_for_test
+
+from acct445_assets.research.calendar import trading_days, weekday_holidays
+from acct445_assets.schedules import (
+    CATCH_UP_TRADING_DAYS,
+    RUN_KEY_TAG,
+    SCHEDULE_NAME,
+    SCHEDULE_NAME_TAG,
+    daily_bank_prices_schedule,
+    days_to_request,
+    evaluate_tick,
+    session_of_tick,
+    tick_times,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+FIRST, LAST = dt.date(2026, 1, 1), dt.date(2030, 12, 31)
+
+
+def us_daylight_saving(day: dt.date) -> bool:
+    """US rule since 2007, computed by hand: second Sunday of March to first Sunday of November
+    (the switch happens at 02:00, so an 18:00 tick on either Sunday is already on the new time)."""
+
+    def nth_sunday(month: int, n: int) -> dt.date:
+        first = dt.date(day.year, month, 1)
+        return first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
+
+    return nth_sunday(3, 2) <= day < nth_sunday(11, 1)
+
+
+def evaluate(instance, tick: dt.datetime):
+    context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    result = daily_bank_prices_schedule(context)
+    return result
+
+
+@pytest.fixture(scope="module")
+def ticks_2026_2030() -> list[dt.datetime]:
+    start = dt.datetime(2026, 1, 1, tzinfo=NEW_YORK)
+    end = dt.datetime(2031, 1, 1, tzinfo=NEW_YORK)
+    return tick_times(start, end)
+
+
+def test_ticks_fall_at_1800_new_york_on_every_weekday_across_dst(ticks_2026_2030):
+    weekdays = [d.date() for d in pd.bdate_range(FIRST, LAST)]
+    assert [session_of_tick(t) for t in ticks_2026_2030] == weekdays  # none skipped or doubled
+    utc_hours = set()
+    for tick in ticks_2026_2030:
+        local = tick.astimezone(NEW_YORK)
+        assert (local.hour, local.minute, local.second) == (18, 0, 0), tick
+        expected_utc_hour = 22 if us_daylight_saving(local.date()) else 23
+        assert tick.astimezone(dt.UTC).hour == expected_utc_hour, tick
+        utc_hours.add(expected_utc_hour)
+    assert utc_hours == {22, 23}
+    # Ten DST changes in five years; the weekday ticks on each side are one calendar day apart
+    # or a weekend apart, and never 23h/25h shifted away from 18:00.
+    changes = [
+        (a, b)
+        for a, b in zip(ticks_2026_2030, ticks_2026_2030[1:], strict=False)
+        if us_daylight_saving(a.date()) != us_daylight_saving(b.date())
+    ]
+    assert len(changes) == 10
+
+
+def test_schedule_runs_every_trading_day_and_skips_holidays(ticks_2026_2030):
+    requested, skipped = [], []
+    for tick in ticks_2026_2030:
+        # Each earlier tick ran, so there is nothing to catch up: one request per session.
+        result = evaluate_tick(tick, requested)
+        if isinstance(result, SkipReason):
+            skipped.append(session_of_tick(tick))
+            assert "holiday" in result.skip_message
+            continue
+        assert len(result) == 1 and isinstance(result[0], RunRequest), (tick, result)
+        request = result[0]
+        assert request.run_key == request.partition_key == session_of_tick(tick).isoformat()
+        assert request.tags["acct445/trigger"] == "daily"
+        requested.append(session_of_tick(tick))
+    assert requested == [d.date() for d in trading_days(FIRST, LAST)]
+    assert skipped == [d.date() for d in weekday_holidays(FIRST, LAST)]
+    for holiday in ("2026-04-03", "2026-07-03", "2027-11-25", "2028-12-25", "2030-01-01"):
+        assert dt.date.fromisoformat(holiday) in skipped
+    assert len(set(requested)) == len(requested)
+
+
+def _record_scheduled_run(instance, day: dt.date) -> None:
+    create_run_for_test(
+        instance,
+        job_name="daily_bank_prices",
+        tags={SCHEDULE_NAME_TAG: SCHEDULE_NAME, RUN_KEY_TAG: day.isoformat()},
+    )
+
+
+def _tick(day: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(18), NEW_YORK)
+
+
+def test_schedule_definition_with_an_instance_requests_the_tick_day_or_skips():
+    with instance_for_test() as instance:
+        (request,) = evaluate(instance, _tick("2026-07-02"))
+        assert request.partition_key == request.run_key == "2026-07-02"
+        skip = evaluate(instance, _tick("2026-11-26"))  # Thanksgiving
+        assert isinstance(skip, SkipReason) and "2026-11-26" in skip.skip_message
+
+
+def test_tick_catches_up_days_missed_while_the_daemon_was_down():
+    with instance_for_test() as instance:
+        _record_scheduled_run(instance, dt.date(2026, 6, 29))  # Monday
+        # Daemon down Tuesday and Wednesday; the daemon evaluates Thursday's tick.
+        result = evaluate(instance, _tick("2026-07-02"))
+        assert [r.partition_key for r in result] == ["2026-06-30", "2026-07-01", "2026-07-02"]
+        assert [r.tags["acct445/trigger"] for r in result] == ["catch-up", "catch-up", "daily"]
+
+
+def test_catch_up_skips_holidays_and_is_bounded():
+    with instance_for_test() as instance:
+        _record_scheduled_run(instance, dt.date(2026, 6, 1))
+        result = evaluate(instance, _tick("2026-07-07"))
+        days = [r.partition_key for r in result]
+        assert days[-1] == "2026-07-07"
+        assert len(days) == CATCH_UP_TRADING_DAYS + 1
+        assert days[:-1] == ["2026-06-29", "2026-06-30", "2026-07-01", "2026-07-02", "2026-07-06"]
+        assert "2026-07-03" not in days  # Independence Day observed
+
+
+def test_days_already_run_are_not_requested_again():
+    previous = [dt.date(2026, 6, 29), dt.date(2026, 6, 30), dt.date(2026, 7, 1)]
+    assert days_to_request(dt.date(2026, 7, 2), previous) == [dt.date(2026, 7, 2)]
+    # A re-evaluated tick for a day that already ran asks only for itself; the daemon's
+    # run_key check then keeps it from running twice.
+    assert days_to_request(dt.date(2026, 7, 1), previous) == [dt.date(2026, 7, 1)]
+    assert days_to_request(dt.date(2026, 7, 3), previous) == []
+
+
+def test_naive_tick_time_is_rejected():
+    with pytest.raises(ValueError, match="no timezone"):
+        session_of_tick(dt.datetime(2026, 7, 2, 18))
