@@ -1,0 +1,110 @@
+"""CECL adoption dates: parsed from ASU 2016-13 / Topic 326 adoption sentences,
+falling back to the METHODS.md section 6 rule, overridden by a user table."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+DATE_RE = re.compile(
+    rf"\b(?:{MONTHS})\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}/\d{{1,2}}/\d{{4}}\b", re.I
+)
+STANDARD_RE = re.compile(
+    r"ASU\s+(?:No\.\s*)?2016-13|Topic\s+326|ASC\s+326|\bCECL\b|current expected credit loss",
+    re.I,
+)
+ADOPTED_RE = re.compile(r"\b(?:adopted|adoption of|implemented|became effective)\b", re.I)
+FUTURE_RE = re.compile(
+    r"\b(?:will adopt|expects? to adopt|plans? to adopt|is required to adopt|not yet adopted|"
+    r"has not adopted|will be effective|is effective for|are effective for|delay(?:ed)? the adoption)\b",
+    re.I,
+)
+RULE_LARGE = "2020Q1"
+RULE_OTHER = "2023Q1"
+
+
+def _sentences(text: str) -> Iterable[str]:
+    for m in re.finditer(r"[^.;]+(?:[.;]|$)", text.replace("\n", " ")):
+        s = m.group(0).strip()
+        if s:
+            yield s
+
+
+def find_adoption_date(text: str) -> pd.Timestamp | None:
+    """The CECL adoption date stated in past tense in `text`, or None.
+
+    Dates that follow "after" (effective-date language such as "fiscal years beginning
+    after December 15, 2022") and forward-looking sentences are ignored.
+    """
+    if not text or not STANDARD_RE.search(text):
+        return None
+    for sentence in _sentences(text):
+        if not (STANDARD_RE.search(sentence) and ADOPTED_RE.search(sentence)):
+            continue
+        if FUTURE_RE.search(sentence):
+            continue
+        for m in DATE_RE.finditer(sentence):
+            before = sentence[max(0, m.start() - 7) : m.start()].lower()
+            if "after" in before or "ended" in before:
+                continue
+            try:
+                return pd.Timestamp(pd.to_datetime(m.group(0).replace(",", ""), format="mixed"))
+            except (ValueError, TypeError):
+                continue
+    return None
+
+
+def rule_adoption_quarter(smaller_reporting_company: bool) -> str:
+    """METHODS.md section 6: SEC filers that are not SRCs adopt in 2020Q1, others in 2023Q1."""
+    return RULE_OTHER if bool(smaller_reporting_company) else RULE_LARGE
+
+
+def adoption_table(
+    banks: pd.DataFrame,
+    parsed: pd.DataFrame | None = None,
+    overrides: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per bank: `cik, adoption_date, adoption_quarter, source (filing|rule|override)`.
+
+    `parsed` has `cik, adoption_date` (one or more dates per bank from its filings; the
+    earliest wins), `overrides` has `cik, adoption_date` and beats everything.
+    """
+    out = banks[["cik", "smaller_reporting_company"]].drop_duplicates("cik").copy()
+    out["cik"] = out["cik"].astype(str).str.zfill(10)
+    rule_q = out["smaller_reporting_company"].map(rule_adoption_quarter)
+    out["adoption_date"] = pd.PeriodIndex(rule_q, freq="Q").start_time
+    out["source"] = "rule"
+    for frame, source in ((parsed, "filing"), (overrides, "override")):
+        if frame is None or frame.empty:
+            continue
+        dates = frame.assign(
+            cik=frame["cik"].astype(str).str.zfill(10),
+            adoption_date=pd.to_datetime(frame["adoption_date"]),
+        ).dropna(subset=["adoption_date"])
+        first = dates.groupby("cik")["adoption_date"].min()
+        hit = out["cik"].isin(first.index)
+        out.loc[hit, "adoption_date"] = out.loc[hit, "cik"].map(first).to_numpy()
+        out.loc[hit, "source"] = source
+    out["adoption_date"] = pd.to_datetime(out["adoption_date"]).dt.normalize()
+    out["adoption_quarter"] = out["adoption_date"].dt.to_period("Q").astype(str)
+    return out[["cik", "adoption_date", "adoption_quarter", "source"]].reset_index(drop=True)
+
+
+def read_overrides(path) -> pd.DataFrame:
+    """`cecl_adoption.csv` (`cik, adoption_date`), with errors naming file, row and column."""
+    frame = pd.read_csv(path, dtype=str)
+    missing = [c for c in ("cik", "adoption_date") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing required column(s) {', '.join(missing)}")
+    dates = pd.to_datetime(frame["adoption_date"], errors="coerce", format="mixed")
+    for idx in frame.index[dates.isna()]:
+        raise ValueError(
+            f"{path}: row {idx + 2}, column adoption_date: cannot parse date {frame.at[idx, 'adoption_date']!r}"
+        )
+    ciks = frame["cik"].str.strip()
+    for idx in frame.index[~ciks.fillna("").str.fullmatch(r"\d{1,10}")]:
+        raise ValueError(f"{path}: row {idx + 2}, column cik: not a CIK {frame.at[idx, 'cik']!r}")
+    return pd.DataFrame({"cik": ciks.str.zfill(10), "adoption_date": dates.dt.normalize()})

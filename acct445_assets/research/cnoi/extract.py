@@ -1,0 +1,596 @@
+"""Locate and extract the CECL note (ASC 326-20) from a 10-K/10-Q primary document.
+
+The document is turned into a flat list of blocks (paragraphs, data tables, images)
+by a fast lxml walk; inline-XBRL wrappers are stripped and the hidden `ix:header` is
+dropped first. Note location (METHODS.md section 1) then works on the blocks only, so
+the BeautifulSoup baseline in `baseline.py` shares it and differs only in parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import lxml.html
+
+# --------------------------------------------------------------------------- blocks
+
+BLOCK_TAGS = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd tr td th table tbody thead tfoot caption br hr "
+    "center blockquote pre section article header footer body html address form".split()
+)
+SKIP_TAGS = frozenset("script style head noscript template ix:header title".split())
+BOLD_TAGS = frozenset("b strong h1 h2 h3 h4 h5 h6".split())
+BOLD_STYLE_RE = re.compile(r"font-weight\s*:\s*(?:bold|bolder|[6-9]00)", re.I)
+HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none", re.I)
+
+XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+IX_HEADER_RE = re.compile(r"<ix:header\b.*?</ix:header\s*>", re.I | re.S)
+IX_TAG_RE = re.compile(r"</?ix:[A-Za-z]+\b[^>]*>")
+SGML_TEXT_RE = re.compile(r"<TEXT>(.*?)</TEXT>", re.S | re.I)
+LOOKS_HTML_RE = re.compile(r"<(?:html|body|p|div|table|span|font)\b", re.I)
+
+SPACER_CELLS = frozenset({"$", ")", "(", "%", ")%", "—", "–"})
+BULLETS = frozenset({"•", "·", "●", "◦", "▪", "■", "○", "-", "–", "—", "o"})
+NUMBER_CELL_RE = re.compile(r"^[(\-–—]?\s*\$?\s*\(?-?\d[\d,]*(?:\.\d+)?\)?\s*%?\)?$")
+YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
+PAGE_NUMBER_RE = re.compile(
+    r"^(?:page\s+)?[-–—]?\s*(?:[A-Z]{1,2}-)?\d{1,3}\s*[-–—]?$|^table of contents$", re.I
+)
+
+
+@dataclass(slots=True)
+class Block:
+    kind: str  # "text" | "table" | "image"
+    text: str
+    rows: list[list[str]] | None = None
+    bold: bool = False
+    start: int = 0  # tokens in the document before this block
+    tokens: int = 0
+
+
+class BlockBuilder:
+    """Accumulates inline text into paragraph blocks; shared by every parser front end."""
+
+    __slots__ = ("blocks", "_parts", "_bold_chars", "_pos")
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._parts: list[str] = []
+        self._bold_chars = 0
+        self._pos = 0
+
+    def text(self, s: str, bold: bool) -> None:
+        self._parts.append(s)
+        if bold:
+            self._bold_chars += len("".join(s.split()))
+
+    def boundary(self) -> None:
+        if not self._parts:
+            return
+        text = " ".join("".join(self._parts).split())
+        self._parts = []
+        bold_chars, self._bold_chars = self._bold_chars, 0
+        if text:
+            total = len(text) - text.count(" ")
+            self._add(Block("text", text, bold=bold_chars >= 0.8 * total))
+
+    def image(self, alt: str) -> None:
+        self.boundary()
+        self._add(Block("image", " ".join((alt or "").split())))
+
+    def table(self, raw_rows: list[list[str]], n_images: int) -> None:
+        self.boundary()
+        rows = []
+        for raw in raw_rows:
+            cells = [c for c in (" ".join(x.split()) for x in raw) if c and c not in SPACER_CELLS]
+            if cells:
+                rows.append(cells)
+        if not rows:
+            for _ in range(n_images):
+                self._add(Block("image", "table image"))
+            return
+        # Layout tables (one row, one column, or bulleted lists) are prose, not data.
+        if (
+            len(rows) == 1
+            or all(len(r) == 1 for r in rows)
+            or all(r[0] in BULLETS and len(r) <= 2 for r in rows)
+        ):
+            for r in rows:
+                cells = r[1:] if r[0] in BULLETS and len(r) > 1 else r
+                self._add(Block("text", " ".join(cells)))
+            return
+        text = "\n".join(" | ".join(r) for r in rows)
+        self._add(Block("table", text, rows=rows))
+
+    def _add(self, block: Block) -> None:
+        block.start = self._pos
+        block.tokens = len(block.text.split())
+        self._pos += block.tokens
+        self.blocks.append(block)
+
+    def finish(self) -> list[Block]:
+        self.boundary()
+        return self.blocks
+
+
+def decode_document(document: str | bytes) -> str:
+    if isinstance(document, bytes):
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError:
+            document = document.decode("latin-1")
+    if "<SEC-DOCUMENT>" in document[:2000] or "<DOCUMENT>" in document[:5000]:
+        m = SGML_TEXT_RE.search(document)
+        if m:
+            document = m.group(1)
+    return XML_DECL_RE.sub("", document, count=1)
+
+
+def is_html(text: str) -> bool:
+    return LOOKS_HTML_RE.search(text[:200_000]) is not None
+
+
+def _strip_inline_xbrl(html: str) -> str:
+    return IX_TAG_RE.sub("", IX_HEADER_RE.sub("", html))
+
+
+def _lxml_cell_text(el, out: list[str], counter: list[int]) -> None:
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            style = child.get("style")
+            if tag in SKIP_TAGS or (style and HIDDEN_STYLE_RE.search(style)):
+                pass
+            elif tag == "img":
+                counter[0] += 1
+            else:
+                block = tag in BLOCK_TAGS
+                if block:
+                    out.append(" ")
+                if child.text:
+                    out.append(child.text)
+                _lxml_cell_text(child, out, counter)
+                if block:
+                    out.append(" ")
+        if child.tail:
+            out.append(child.tail)
+
+
+def _lxml_table(el, builder: BlockBuilder) -> None:
+    rows: list[list[str]] = []
+    images = [0]
+    for tr in el.iter("tr"):
+        cells = []
+        for td in tr:
+            if td.tag in ("td", "th"):
+                parts = [td.text] if td.text else []
+                _lxml_cell_text(td, parts, images)
+                cells.append("".join(parts))
+        rows.append(cells)
+    builder.table(rows, images[0])
+
+
+def _lxml_walk(el, builder: BlockBuilder, bold: bool) -> None:
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            style = child.get("style")
+            if tag in SKIP_TAGS or (style and HIDDEN_STYLE_RE.search(style)):
+                pass
+            elif tag == "table" and child.find(".//table") is None:
+                _lxml_table(child, builder)
+            elif tag == "img":
+                builder.image(child.get("alt") or "")
+            else:
+                b = bold or tag in BOLD_TAGS or bool(style and BOLD_STYLE_RE.search(style))
+                block = tag in BLOCK_TAGS
+                if block:
+                    builder.boundary()
+                if child.text:
+                    builder.text(child.text, b)
+                _lxml_walk(child, builder, b)
+                if block:
+                    builder.boundary()
+        if child.tail:
+            builder.text(child.tail, bold)
+
+
+def blocks_from_text(text: str) -> list[Block]:
+    """Plain-text filings: blank lines separate paragraphs; column-aligned numeric lines are tables."""
+    builder = BlockBuilder()
+    table_rows: list[list[str]] = []
+
+    def flush_table() -> None:
+        if table_rows:
+            builder.table(list(table_rows), 0)
+            table_rows.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        cells = [c for c in re.split(r"\s{2,}|\t", stripped) if c]
+        if len(cells) >= 3 or (len(cells) == 2 and NUMBER_CELL_RE.match(cells[1])):
+            builder.boundary()
+            table_rows.append(cells)
+            continue
+        flush_table()
+        if not stripped:
+            builder.boundary()
+        else:
+            builder.text(stripped + " ", False)
+    flush_table()
+    return builder.finish()
+
+
+def document_blocks(document: str | bytes) -> list[Block]:
+    """Blocks of a document with lxml (the fast path)."""
+    text = decode_document(document)
+    if not is_html(text):
+        return blocks_from_text(text)
+    html = _strip_inline_xbrl(text)
+    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+    root = lxml.html.document_fromstring(html, parser=parser)
+    builder = BlockBuilder()
+    body = root.find("body")
+    _lxml_walk(body if body is not None else root, builder, False)
+    return builder.finish()
+
+
+# --------------------------------------------------------------------------- location
+
+NOTE_NUM_RE = re.compile(
+    r"^\s*(?:note\s+(\d{1,2}|[ivxlc]{1,6})\b\.?|(\d{1,2})\s*[.:)\-–—]\s*(?=[A-Za-z]))", re.I
+)
+CONTINUED_RE = re.compile(
+    r"[(\[]\s*continued\s*[)\]]|[-–—,]\s*continued\s*$|\bcont(?:inued|'d)\.?\s*$", re.I
+)
+SECTION_END_RE = re.compile(
+    r"^(?:item\s+\d+[a-z]?\b|part\s+i{1,3}\b|signatures?$|exhibit index|report of independent registered)",
+    re.I,
+)
+BALANCE_SHEET_RE = re.compile(r"balance sheets?|statements? of (?:financial )?condition", re.I)
+NOTES_TO_FS_RE = re.compile(r"^notes? to (?:the )?(?:\w+ ){0,3}financial statements", re.I)
+ACL_ROW_RE = re.compile(r"allowance for (?:credit|loan(?: and lease)?) loss", re.I)
+FALLBACK_KEY_RE = re.compile(
+    r"allowance for credit loss|allowance for loan loss|current expected credit loss|\bcecl\b|"
+    r"topic 326|asc 326|charge[- ]?offs?|provision for credit loss|credit quality|past due|"
+    r"collateral[- ]dependent|nonaccrual|expected credit loss",
+    re.I,
+)
+HEADING_QUALIFIES = 50.0
+MAX_NOTE_TOKENS = 40_000
+FALLBACK_WINDOW = 30
+
+
+def _upper_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(c.isupper() for c in letters) / len(letters)
+
+
+def is_heading_like(block: Block) -> bool:
+    if block.kind != "text" or block.tokens > 25 or len(block.text) > 250:
+        return False
+    if block.text.endswith(".") and block.tokens > 12:
+        return False
+    return (
+        block.bold or _upper_ratio(block.text) >= 0.8 or NOTE_NUM_RE.match(block.text) is not None
+    )
+
+
+def _normalise_title(text: str) -> str:
+    t = CONTINUED_RE.sub(" ", text)
+    t = NOTE_NUM_RE.sub(" ", t, count=1)
+    t = re.sub(r"[^a-z0-9]+", " ", t.lower())
+    return " ".join(t.split())
+
+
+def _note_number(text: str) -> str | None:
+    m = NOTE_NUM_RE.match(text)
+    if not m:
+        return None
+    return (m.group(1) or m.group(2)).lower()
+
+
+def heading_score(text: str, *, bold: bool = False, after_statements: bool = False) -> float:
+    """Score a heading as the start of the CECL note (0..100); >= 50 qualifies."""
+    if CONTINUED_RE.search(text):
+        return 0.0
+    h = " " + _normalise_title(text) + " "
+    score = 0.0
+    if "allowance for credit loss" in h:
+        score = 60.0
+    elif "allowance for loan loss" in h or "allowance for loan and lease loss" in h:
+        # Pre-CECL (incurred-loss) title of the same note, still used before adoption.
+        score = 45.0
+    elif " credit loss" in h:
+        score = 30.0
+    if " asc 326 " in h or " topic 326 " in h:
+        score = max(score + 10.0, 50.0)
+    if score == 0.0:
+        return 0.0
+    rest = re.sub(r"allowance for loan(?: and lease)? loss", " ", h)
+    if " loans " in rest or " loan " in rest:
+        score += 10.0
+    if "credit quality" in h:
+        score += 10.0
+    if any(
+        w in h for w in (" securities ", " held to maturity ", " available for sale ", " unfunded ")
+    ):
+        score -= 20.0
+    if NOTE_NUM_RE.match(text):
+        score += 20.0
+    if bold or _upper_ratio(text) >= 0.8:
+        score += 5.0
+    if after_statements:
+        score += 10.0
+    return float(min(100.0, max(0.0, score)))
+
+
+@dataclass
+class CeclNote:
+    located_by: str  # heading | fallback | none
+    heading: str | None = None
+    heading_score: float | None = None
+    segments: list[tuple[str, object]] = field(
+        default_factory=list
+    )  # ("p", str) | ("t", rows) | ("img", alt)
+    distance_share: float = 0.0
+    statements_found: bool = False
+    balance_sheet_acl: float | None = None
+    start_token: int = 0
+    doc_tokens: int = 0
+
+    @property
+    def prose(self) -> str:
+        return "\n\n".join(str(v) for k, v in self.segments if k == "p")
+
+    @property
+    def tables(self) -> list[list[list[str]]]:
+        return [v for k, v in self.segments if k == "t"]  # type: ignore[misc]
+
+    @property
+    def n_tables(self) -> int:
+        return sum(k == "t" for k, _ in self.segments)
+
+    @property
+    def n_images(self) -> int:
+        return sum(k == "img" for k, _ in self.segments)
+
+    @property
+    def text(self) -> str:
+        out = []
+        for kind, value in self.segments:
+            if kind == "p":
+                out.append(str(value))
+            elif kind == "t":
+                out.append("\n".join(" | ".join(r) for r in value))  # type: ignore[union-attr]
+            else:
+                out.append(f"[image: {value}]")
+        return "\n\n".join(out)
+
+    def to_record(self) -> dict:
+        return {
+            "heading": self.heading,
+            "heading_score": self.heading_score,
+            "located_by": self.located_by,
+            "note_text": self.text,
+            "n_tables": self.n_tables,
+            "n_images": self.n_images,
+            "distance_share": self.distance_share,
+            "statements_found": self.statements_found,
+            "balance_sheet_acl": self.balance_sheet_acl,
+            "segments_json": json.dumps(self.segments, ensure_ascii=False),
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict) -> CeclNote:
+        segments = [(k, v) for k, v in json.loads(rec["segments_json"])]
+        bs = rec.get("balance_sheet_acl")
+        hs = rec.get("heading_score")
+        return cls(
+            located_by=rec["located_by"],
+            heading=rec.get("heading") or None,
+            heading_score=None if hs is None or hs != hs else float(hs),
+            segments=segments,
+            distance_share=float(rec.get("distance_share") or 0.0),
+            statements_found=bool(rec.get("statements_found")),
+            balance_sheet_acl=None if bs is None or bs != bs else float(bs),
+        )
+
+
+def parse_number(cell: str) -> float | None:
+    c = cell.strip()
+    if not NUMBER_CELL_RE.match(c) or YEAR_RE.match(c):
+        return None
+    neg = "(" in c or c.lstrip().startswith("-")
+    digits = re.sub(r"[^\d.]", "", c)
+    if not digits or digits == ".":
+        return None
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    return -value if neg else value
+
+
+def _statements_anchor(blocks: list[Block]) -> tuple[int | None, float | None]:
+    """Index of the block where the notes to the statements begin, and the balance-sheet ACL."""
+    bs_idx = None
+    acl = None
+    for i, b in enumerate(blocks):
+        if b.kind == "text" and b.tokens <= 20 and BALANCE_SHEET_RE.search(b.text):
+            for j in range(i + 1, min(i + 6, len(blocks))):
+                t = blocks[j]
+                if t.kind == "table" and "total assets" in t.text.lower():
+                    bs_idx = j
+                    acl = _acl_from_balance_sheet(t.rows or [])
+                    break
+            if bs_idx is not None:
+                break
+    start = bs_idx if bs_idx is not None else 0
+    for i in range(start, len(blocks)):
+        b = blocks[i]
+        if b.kind == "text" and b.tokens <= 20 and NOTES_TO_FS_RE.match(b.text):
+            return i, acl
+    return bs_idx, acl
+
+
+def _acl_from_balance_sheet(rows: list[list[str]]) -> float | None:
+    for row in rows:
+        label = row[0]
+        if ACL_ROW_RE.search(label):
+            inline = re.search(r"loss(?:es)? of \$?\s*([\d,]+(?:\.\d+)?)", label)
+            if inline:
+                return float(inline.group(1).replace(",", ""))
+            for cell in row[1:]:
+                v = parse_number(cell)
+                if v is not None:
+                    return abs(v)
+    return None
+
+
+def _is_note_level(block: Block, chosen_upper: bool) -> bool:
+    if not is_heading_like(block):
+        return False
+    if NOTE_NUM_RE.match(block.text) or SECTION_END_RE.match(block.text):
+        return True
+    return chosen_upper and _upper_ratio(block.text) >= 0.8 and block.tokens >= 2
+
+
+def _is_continuation_of(block: Block, number: str | None, title: str) -> bool:
+    if block.kind != "text" or not CONTINUED_RE.search(block.text) or not is_heading_like(block):
+        return False
+    if number is not None and _note_number(block.text) == number:
+        return True
+    return bool(title) and _normalise_title(block.text) == title
+
+
+def _collect(
+    blocks: list[Block], start: int, number, title, chosen_upper
+) -> tuple[list[Block], int]:
+    out: list[Block] = []
+    tokens = 0
+    i = start
+    while i < len(blocks):
+        b = blocks[i]
+        if _is_continuation_of(b, number, title):
+            i += 1
+            continue
+        if i > start and _is_note_level(b, chosen_upper):
+            break
+        if not (b.kind == "text" and PAGE_NUMBER_RE.match(b.text)):
+            out.append(b)
+            tokens += b.tokens
+            if tokens > MAX_NOTE_TOKENS:
+                i += 1
+                break
+        i += 1
+    return out, i
+
+
+def _segments(blocks: list[Block]) -> list[tuple[str, object]]:
+    segs: list[tuple[str, object]] = []
+    for b in blocks:
+        if b.kind == "text":
+            segs.append(("p", b.text))
+        elif b.kind == "table":
+            segs.append(("t", b.rows))
+        else:
+            segs.append(("img", b.text))
+    return segs
+
+
+def locate_note(blocks: list[Block]) -> CeclNote:
+    """Choose the CECL note among heading candidates, merging "(continued)" pages."""
+    anchor, acl = _statements_anchor(blocks)
+    doc_tokens = blocks[-1].start + blocks[-1].tokens if blocks else 0
+    anchor_start = blocks[anchor].start if anchor is not None else 0
+
+    best, best_score = None, 0.0
+    for i, b in enumerate(blocks):
+        if b.kind != "text" or not is_heading_like(b):
+            continue
+        s = heading_score(b.text, bold=b.bold, after_statements=anchor is not None and i > anchor)
+        if s > best_score:
+            best, best_score = i, s
+
+    if best is not None and best_score >= HEADING_QUALIFIES:
+        head = blocks[best]
+        number, title = _note_number(head.text), _normalise_title(head.text)
+        upper = _upper_ratio(head.text) >= 0.8
+        body, end = _collect(blocks, best + 1, number, title, upper)
+        # Later "(continued)" pages of the same note that sit after another note.
+        j = end
+        while j < len(blocks):
+            if _is_continuation_of(blocks[j], number, title):
+                more, j = _collect(blocks, j + 1, number, title, upper)
+                body.extend(more)
+            else:
+                j += 1
+        note = CeclNote("heading", head.text, best_score, _segments(body))
+        start_token = head.start
+    else:
+        found = _fallback(blocks, anchor)
+        if found is None:
+            return CeclNote(
+                "none",
+                statements_found=anchor is not None,
+                balance_sheet_acl=acl,
+                doc_tokens=doc_tokens,
+            )
+        lo, hi = found
+        heading_idx = next((k for k in range(lo, -1, -1) if is_heading_like(blocks[k])), None)
+        heading = blocks[heading_idx].text if heading_idx is not None else None
+        hs = (
+            heading_score(
+                heading,
+                bold=blocks[heading_idx].bold,
+                after_statements=anchor is not None and heading_idx > anchor,
+            )
+            if heading is not None
+            else None
+        )
+        body = [b for b in blocks[lo:hi] if not (b.kind == "text" and PAGE_NUMBER_RE.match(b.text))]
+        note = CeclNote("fallback", heading, hs, _segments(body))
+        start_token = blocks[lo].start
+
+    note.statements_found = anchor is not None
+    note.balance_sheet_acl = acl
+    note.start_token = start_token
+    note.doc_tokens = doc_tokens
+    if start_token >= anchor_start:
+        note.distance_share = (start_token - anchor_start) / max(1, doc_tokens - anchor_start)
+    else:
+        note.distance_share = (anchor_start - start_token) / max(1, anchor_start)
+    note.distance_share = float(min(1.0, max(0.0, note.distance_share)))
+    return note
+
+
+def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None:
+    hits = [len(FALLBACK_KEY_RE.findall(b.text)) if b.kind != "image" else 0 for b in blocks]
+    if sum(hits) < 3:
+        return None
+    lo_bound = anchor if anchor is not None and sum(hits[anchor:]) >= 3 else 0
+    prefix = [0]
+    for h in hits:
+        prefix.append(prefix[-1] + h)
+    best_i, best_sum = lo_bound, -1
+    for i in range(lo_bound, len(blocks)):
+        s = prefix[min(len(blocks), i + FALLBACK_WINDOW)] - prefix[i]
+        if s > best_sum:
+            best_i, best_sum = i, s
+    hi = min(len(blocks), best_i + FALLBACK_WINDOW)
+    lo = best_i
+    while lo < hi and hits[lo] == 0 and blocks[lo].kind == "text":
+        lo += 1
+    while hi > lo and hits[hi - 1] == 0 and blocks[hi - 1].kind != "table":
+        hi -= 1
+    return lo, hi
+
+
+def extract_note(document: str | bytes) -> CeclNote:
+    """Locate the CECL note of one primary document (HTML, inline XBRL or text)."""
+    return locate_note(document_blocks(document))
