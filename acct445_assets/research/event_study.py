@@ -1,0 +1,450 @@
+"""Event study of bank returns around an event day (METHODS section 5).
+
+Windows are in trading days of the benchmark's (or factors') calendar; day 0 is the
+first session on or after the event date. All banks' expected-return models are fitted
+at once as one batched least-squares problem on masked normal equations (each bank uses
+its own valid estimation returns).
+
+Statistics (N banks, L event days, T_i valid estimation returns, k model parameters,
+s_i the residual sd, X the design, x_t a design row):
+- cross-sectional t: mean CAR / (sd CAR / sqrt N), t(N-1);
+- Patell: SAR_it = AR_it / (s_i sqrt(1 + x_t'(X'X)^-1 x_t)), CSAR_i = sum_t SAR_it,
+  Z = sum_i CSAR_i / sqrt(L (T_i-k)/(T_i-k-2)) / sqrt N (for the market model the
+  correction is 1 + 1/T_i + (Rm_t - mean Rm)^2 / sum (Rm - mean Rm)^2);
+- BMP: SCAR_i = CAR_i / (s_i sqrt(L + 1'X_e (X'X)^-1 X_e' 1)), the CAR's own forecast-error
+  sd; t = mean SCAR / (sd SCAR / sqrt N), t(N-1);
+- Kolari-Pynnonen: t_BMP sqrt((1 - r) / (1 + (N - 1) r)), r the mean pairwise correlation
+  of estimation residuals (computed in O(NT) from standardised residuals; exact when the
+  banks share their estimation days);
+- Corrado: ranks of each bank's ARs over estimation + event window, U_it = K_it/(n_i+1)
+  - 1/2, Ubar_t the cross-sectional mean, S_U = sqrt(mean over all window days of
+  Ubar_t^2), statistic sum_{event days} Ubar_t / (sqrt L S_U);
+- generalised sign (Cowan 1992): p0 = mean_i share of positive estimation ARs,
+  Z = (w - N p0) / sqrt(N p0 (1 - p0)), w = number of positive CARs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from .stats import latest_known
+
+MODELS = ("market", "market_adjusted", "ff3")
+
+
+class EventWindowError(ValueError):
+    """The event window does not fit inside the data."""
+
+
+@dataclass
+class EventStudyResult:
+    banks: pd.DataFrame  # event, cik, status, n_est, alpha, beta, sigma, car, scar, cnoi, quartile
+    abnormal_returns: pd.DataFrame  # event, cik, rel_day, date, ar (included banks)
+    tests: pd.DataFrame  # event, test, statistic, p_value, n
+    quartiles: pd.DataFrame  # event, quartile, n, caar, sd, t
+    quartile_difference: pd.DataFrame  # event, diff, welch_t, welch_p, perm_p, n_q1, n_q4
+    cnoi_regression: pd.DataFrame  # event, term, coef, se, t, p, ci_low, ci_high, n, r2
+    counts: pd.DataFrame  # event, counts by reason
+    notes: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+
+
+def returns_from_prices(prices: pd.DataFrame, ticker: str) -> pd.Series:
+    """Simple daily returns of one benchmark from ``date, ticker, adj_close`` rows."""
+    rows = prices.loc[prices["ticker"] == ticker, ["date", "adj_close"]]
+    if rows.empty:
+        raise ValueError(
+            f"benchmark {ticker!r} not in benchmark prices (tickers: {sorted(prices['ticker'].unique())})"
+        )
+    series = rows.set_index(pd.to_datetime(rows["date"]))["adj_close"].sort_index()
+    return series.pct_change().iloc[1:].rename(ticker)
+
+
+def _design(model: str, market: pd.Series | None, factors: pd.DataFrame | None, calendar):
+    if model in ("market", "market_adjusted"):
+        if market is None:
+            raise ValueError(f"model {model!r} needs the benchmark return series")
+        return market.reindex(calendar).to_numpy(dtype=float)[:, None], None
+    if model == "ff3":
+        if factors is None:
+            raise ValueError("model 'ff3' needs daily factors (decimals)")
+        frame = factors.reindex(calendar)
+        return frame[["mkt_rf", "smb", "hml"]].to_numpy(dtype=float), frame["rf"].to_numpy(
+            dtype=float
+        )
+    raise ValueError(f"unknown event-study model {model!r}; expected one of {MODELS}")
+
+
+def _masked_ols(X: np.ndarray, Y: np.ndarray, mask: np.ndarray):
+    """OLS of each column of Y on [1, X] over its own rows ``mask``: one batched solve.
+
+    Returns (coef (N, k), XtX (N, k, k) in scaled units, scale (k,)). Regressors are scaled
+    to unit sd first so the normal equations stay well conditioned.
+    """
+    n_rows = X.shape[0]
+    design = np.column_stack([np.ones(n_rows), np.nan_to_num(X)])
+    scale = np.r_[1.0, np.maximum(design[:, 1:].std(axis=0), 1e-12)]
+    design = design / scale
+    k = design.shape[1]
+    weight = mask.astype(float)
+    outer = (design[:, :, None] * design[:, None, :]).reshape(n_rows, k * k)
+    xtx = (outer.T @ weight).T.reshape(-1, k, k)
+    xty = (design.T @ np.where(mask, Y, 0.0)).T
+    coef_scaled = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    return coef_scaled / scale, xtx, scale
+
+
+def _quadratic_form(xtx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """x' (X'X)^-1 x for each bank (xtx (N,k,k)) and each row of ``rows`` (L, k): (N, L)."""
+    rhs = np.broadcast_to(rows.T, (xtx.shape[0], *rows.T.shape))
+    solved = np.linalg.solve(xtx, rhs)
+    return np.einsum("lk,nkl->nl", rows, solved)
+
+
+def _mean_pairwise_correlation(resid: np.ndarray, mask: np.ndarray) -> float:
+    n_banks = resid.shape[1]
+    if n_banks < 2:
+        return np.nan
+    count = mask.sum(axis=0)
+    mean = np.where(mask, resid, 0.0).sum(axis=0) / count
+    centred = np.where(mask, resid - mean, 0.0)
+    sd = np.sqrt((centred**2).sum(axis=0) / count)
+    z = centred / sd
+    cross = (z.sum(axis=1) ** 2).sum() - (z**2).sum()
+    return float(cross / resid.shape[0] / (n_banks * (n_banks - 1)))
+
+
+def _assign_quartiles(values: pd.Series) -> pd.Series:
+    rank = values.rank(method="min")
+    return (np.floor((rank - 1) * 4 / len(values)) + 1).astype(int)
+
+
+def single_event(
+    returns_wide: pd.DataFrame,
+    event_date,
+    *,
+    market: pd.Series | None = None,
+    factors: pd.DataFrame | None = None,
+    cnoi: pd.DataFrame | None = None,
+    model: str = "market",
+    window: tuple[int, int] = (-1, 5),
+    estimation_window: tuple[int, int] = (-250, -11),
+    min_estimation_returns: int = 100,
+    n_permutations: int = 2000,
+    cnoi_center: float = 50.0,
+    seed: int = 0,
+) -> dict:
+    """One event. ``returns_wide``: dates x banks of simple returns. See ``event_study``."""
+    if window[0] > window[1] or estimation_window[0] > estimation_window[1]:
+        raise ValueError(
+            f"windows must be (start, end) with start <= end: {window}, {estimation_window}"
+        )
+    if estimation_window[1] >= window[0]:
+        raise ValueError(f"estimation window {estimation_window} overlaps event window {window}")
+    label = str(pd.Timestamp(event_date).date())
+    base = market if model != "ff3" else factors["mkt_rf"]
+    calendar = pd.DatetimeIndex(base.dropna().index).sort_values()
+    day0 = calendar.searchsorted(pd.Timestamp(event_date))
+    first, last = day0 + window[0], day0 + window[1]
+    if day0 >= len(calendar) or first < 0 or last >= len(calendar):
+        raise EventWindowError(
+            f"event {label}: window {window} needs sessions outside the data "
+            f"({calendar[0].date()}..{calendar[-1].date()})"
+        )
+    notes = []
+    if calendar[day0] != pd.Timestamp(event_date):
+        notes.append(f"event {label}: not a session, day 0 = {calendar[day0].date()}")
+    est_lo = day0 + estimation_window[0]
+    if est_lo < 0:
+        notes.append(
+            f"event {label}: estimation window starts before the data; {-est_lo} sessions missing"
+        )
+    est_rows = np.arange(max(est_lo, 0), day0 + estimation_window[1] + 1)
+    evt_rows = np.arange(first, last + 1)
+    factors_x, rf = _design(model, market, factors, calendar)
+    bank_ret = returns_wide.reindex(calendar).to_numpy(dtype=float)
+    excess = bank_ret - rf[:, None] if rf is not None else bank_ret
+    ciks = returns_wide.columns
+
+    x_est, x_evt = factors_x[est_rows], factors_x[evt_rows]
+    y_est, y_evt = excess[est_rows], excess[evt_rows]
+    x_ok = np.isfinite(x_est).all(axis=1)
+    mask = np.isfinite(y_est) & x_ok[:, None]
+    n_est = mask.sum(axis=0)
+    complete = np.isfinite(y_evt).all(axis=0)
+    if not np.isfinite(x_evt).all():
+        raise EventWindowError(
+            f"event {label}: the benchmark/factors miss a day of the event window"
+        )
+    enough = n_est >= min_estimation_returns
+    included = enough & complete
+    status = np.where(
+        included,
+        "included",
+        np.where(~complete, "incomplete_event_window", "too_few_estimation_returns"),
+    )
+    banks = pd.DataFrame({"event": label, "cik": ciks, "status": status, "n_est": n_est})
+    idx = np.flatnonzero(included)
+    n_banks = len(idx)
+    n_window = len(evt_rows)
+    if n_banks < 2:
+        raise EventWindowError(
+            f"event {label}: only {n_banks} banks have {min_estimation_returns}+ estimation returns "
+            "and a complete event window"
+        )
+    y_est, y_evt, mask, n_i = y_est[:, idx], y_evt[:, idx], mask[:, idx], n_est[idx].astype(float)
+
+    if model == "market_adjusted":
+        k = 1
+        resid = np.where(mask, y_est - x_est, np.nan)
+        ar = y_evt - x_evt
+        mean_resid = np.nanmean(resid, axis=0)
+        sigma2 = np.nansum((resid - mean_resid) ** 2, axis=0) / (n_i - 1)
+        correction = np.zeros((n_banks, n_window))
+        car_correction = np.zeros(n_banks)
+        coef = np.column_stack([np.zeros(n_banks), np.ones(n_banks)])
+    else:
+        coef, xtx, scale = _masked_ols(x_est, y_est, mask)
+        k = coef.shape[1]
+        design_est = np.column_stack([np.ones(len(est_rows)), np.nan_to_num(x_est)])
+        design_evt = np.column_stack([np.ones(n_window), x_evt])
+        resid = np.where(mask, y_est - design_est @ coef.T, np.nan)
+        ar = y_evt - design_evt @ coef.T
+        sigma2 = np.nansum(resid**2, axis=0) / (n_i - k)
+        correction = _quadratic_form(xtx, design_evt / scale)
+        car_correction = _quadratic_form(xtx, (design_evt / scale).sum(axis=0, keepdims=True))[:, 0]
+    sigma = np.sqrt(sigma2)
+    car = ar.sum(axis=0)
+    dof = n_i - k
+
+    sar = ar / (sigma[None, :] * np.sqrt(1.0 + correction.T))
+    csar = sar.sum(axis=0)
+    patell_z = float(np.sum(csar / np.sqrt(n_window * dof / (dof - 2.0))) / np.sqrt(n_banks))
+    scar = car / (sigma * np.sqrt(n_window + car_correction))
+    t_cs = car.mean() / (car.std(ddof=1) / np.sqrt(n_banks))
+    t_bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(n_banks))
+    r_bar = _mean_pairwise_correlation(resid, mask)
+    t_kp = t_bmp * np.sqrt((1.0 - r_bar) / (1.0 + (n_banks - 1) * r_bar))
+    combined = pd.DataFrame(np.vstack([resid, ar]))
+    ranks = combined.rank(axis=0, method="average").to_numpy()
+    n_valid = np.isfinite(combined.to_numpy()).sum(axis=0)
+    u = ranks / (n_valid + 1.0) - 0.5
+    u_bar = np.nanmean(u, axis=1)
+    s_u = np.sqrt(np.nanmean(u_bar**2))
+    t_corrado = float(u_bar[-n_window:].sum() / (np.sqrt(n_window) * s_u))
+    p0 = float(np.mean((np.where(mask, resid, 0.0) > 0).sum(axis=0) / n_i))
+    positive = int((car > 0).sum())
+    z_sign = (positive - n_banks * p0) / np.sqrt(n_banks * p0 * (1 - p0))
+
+    def t_p(t):
+        return float(2 * stats.t.sf(abs(t), n_banks - 1))
+
+    def z_p(z):
+        return float(2 * stats.norm.sf(abs(z)))
+
+    tests = pd.DataFrame(
+        [
+            ("caar", car.mean(), np.nan),
+            ("cross_sectional_t", t_cs, t_p(t_cs)),
+            ("patell_z", patell_z, z_p(patell_z)),
+            ("bmp_t", t_bmp, t_p(t_bmp)),
+            ("kolari_pynnonen_t", t_kp, t_p(t_kp)),
+            ("corrado_rank", t_corrado, z_p(t_corrado)),
+            ("generalized_sign_z", z_sign, z_p(z_sign)),
+            ("mean_residual_correlation", r_bar, np.nan),
+            ("sign_p0", p0, np.nan),
+        ],
+        columns=["test", "statistic", "p_value"],
+    ).assign(event=label, n=n_banks)
+
+    fitted = pd.DataFrame(
+        {
+            "cik": ciks[idx],
+            "alpha": coef[:, 0],
+            "beta": coef[:, 1],
+            "sigma": sigma,
+            "car": car,
+            "scar": scar,
+        }
+    )
+    banks = banks.merge(fitted, on="cik", how="left")
+    rel_days = np.arange(window[0], window[1] + 1)
+    abnormal = pd.DataFrame(
+        {
+            "event": label,
+            "cik": np.tile(ciks[idx], n_window),
+            "rel_day": np.repeat(rel_days, n_banks),
+            "date": np.repeat(calendar[evt_rows], n_banks),
+            "ar": ar.ravel(),
+        }
+    )
+
+    quartiles = pd.DataFrame()
+    difference = pd.DataFrame()
+    regression = pd.DataFrame()
+    if cnoi is not None:
+        # Rule 0: a score counts only if known strictly before day -1 (or the window start).
+        known_by = calendar[max(min(first, day0 - 1), 0)]
+        lookup = latest_known(
+            cnoi.loc[cnoi["cnoi"].notna(), ["cik", "cnoi", "known_date"]],
+            pd.DataFrame({"cik": ciks[idx], "date": known_by}),
+            strict=True,
+        )
+        banks = banks.merge(lookup[["cik", "cnoi", "known_date"]], on="cik", how="left")
+        banks.loc[banks["status"].eq("included") & banks["cnoi"].isna(), "status"] = (
+            "included_no_cnoi"
+        )
+        scored = banks.loc[banks["status"].eq("included")].copy()
+        if len(scored) < 8:
+            notes.append(
+                f"event {label}: {len(scored)} banks with a CNOI known before day -1; quartiles need 8"
+            )
+        else:
+            scored["quartile"] = _assign_quartiles(scored["cnoi"])
+            banks = banks.merge(scored[["cik", "quartile"]], on="cik", how="left")
+            quartiles = (
+                scored.groupby("quartile")["car"]
+                .agg(n="size", caar="mean", sd="std")
+                .reset_index()
+                .assign(event=label)
+            )
+            quartiles["t"] = quartiles["caar"] / (quartiles["sd"] / np.sqrt(quartiles["n"]))
+            q1 = scored.loc[scored["quartile"] == 1, "car"].to_numpy()
+            q4 = scored.loc[scored["quartile"] == 4, "car"].to_numpy()
+            welch = stats.ttest_ind(q4, q1, equal_var=False)
+            observed = q4.mean() - q1.mean()
+            rng = np.random.default_rng(seed)
+            pooled = np.tile(np.r_[q4, q1], (n_permutations, 1))
+            shuffled = rng.permuted(pooled, axis=1)
+            null = shuffled[:, : len(q4)].mean(axis=1) - shuffled[:, len(q4) :].mean(axis=1)
+            perm_p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-15)) / (n_permutations + 1)
+            difference = pd.DataFrame(
+                [
+                    {
+                        "event": label,
+                        "diff_q4_q1": observed,
+                        "welch_t": float(welch.statistic),
+                        "welch_p": float(welch.pvalue),
+                        "perm_p": float(perm_p),
+                        "n_permutations": n_permutations,
+                        "n_q1": len(q1),
+                        "n_q4": len(q4),
+                    }
+                ]
+            )
+        if len(scored) >= 3:
+            exog = sm.add_constant(scored["cnoi"].to_numpy() - cnoi_center)
+            fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3")
+            ci = fit.conf_int()
+            regression = pd.DataFrame(
+                {
+                    "event": label,
+                    "term": [f"car_at_cnoi_{cnoi_center:g}", "cnoi_slope"],
+                    "coef": fit.params,
+                    "se": fit.bse,
+                    "t": fit.tvalues,
+                    "p": fit.pvalues,
+                    "ci_low": ci[:, 0],
+                    "ci_high": ci[:, 1],
+                    "n": int(fit.nobs),
+                    "r2": fit.rsquared,
+                }
+            )
+    counts = banks["status"].value_counts().rename_axis("status").reset_index(name="n_banks")
+    counts["event"] = label
+    return {
+        "banks": banks,
+        "abnormal_returns": abnormal,
+        "tests": tests,
+        "quartiles": quartiles,
+        "quartile_difference": difference,
+        "cnoi_regression": regression,
+        "counts": counts,
+        "notes": notes,
+    }
+
+
+def event_study(
+    returns: pd.DataFrame,
+    events,
+    *,
+    market: pd.Series | None = None,
+    factors: pd.DataFrame | None = None,
+    cnoi: pd.DataFrame | None = None,
+    model: str = "market",
+    window: tuple[int, int] = (-1, 5),
+    estimation_window: tuple[int, int] = (-250, -11),
+    min_estimation_returns: int = 100,
+    n_permutations: int = 2000,
+    cnoi_center: float = 50.0,
+    seed: int = 0,
+) -> EventStudyResult:
+    """Event study for each event date.
+
+    returns: ``date, cik, ret`` (daily simple returns); market: benchmark daily returns
+    indexed by date (models ``market`` and ``market_adjusted``); factors: daily decimal
+    factors indexed by date (model ``ff3``); cnoi: ``cik, cnoi, known_date``. An event
+    whose window lies outside the data is skipped and named in ``notes``.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown event-study model {model!r}; expected one of {MODELS}")
+    frame = returns[["date", "cik", "ret"]].copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    wide = frame.pivot(index="date", columns="cik", values="ret")
+    if factors is not None:
+        factors = factors.set_index("date") if "date" in factors.columns else factors
+        factors.index = pd.DatetimeIndex(factors.index)
+    if market is not None:
+        market = market.copy()
+        market.index = pd.DatetimeIndex(market.index)
+    parts, notes = [], []
+    for event in events:
+        try:
+            parts.append(
+                single_event(
+                    wide,
+                    event,
+                    market=market,
+                    factors=factors,
+                    cnoi=cnoi,
+                    model=model,
+                    window=tuple(window),
+                    estimation_window=tuple(estimation_window),
+                    min_estimation_returns=min_estimation_returns,
+                    n_permutations=n_permutations,
+                    cnoi_center=cnoi_center,
+                    seed=seed,
+                )
+            )
+        except EventWindowError as err:
+            notes.append(str(err))
+    keys = [
+        "banks",
+        "abnormal_returns",
+        "tests",
+        "quartiles",
+        "quartile_difference",
+        "cnoi_regression",
+        "counts",
+    ]
+    joined = {
+        key: pd.concat([p[key] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+        for key in keys
+    }
+    for part in parts:
+        notes.extend(part["notes"])
+    params = {
+        "events": [str(pd.Timestamp(e).date()) for e in events],
+        "model": model,
+        "window": list(window),
+        "estimation_window": list(estimation_window),
+        "min_estimation_returns": min_estimation_returns,
+        "n_permutations": n_permutations,
+        "cnoi_center": cnoi_center,
+    }
+    return EventStudyResult(**joined, notes=notes, params=params)

@@ -1,0 +1,236 @@
+"""Event-study statistics checked against a small example computed from the formulas."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from research_inputs import sample_inputs
+from scipy import stats
+
+from acct445_assets.research.event_study import event_study, returns_from_prices
+
+N_DAYS = 40
+EST = (-25, -4)
+WIN = (-1, 2)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(7)
+    dates = pd.bdate_range("2023-01-02", periods=N_DAYS)
+    market = pd.Series(rng.normal(0, 0.01, N_DAYS), index=dates)
+    day0 = 30
+    ciks = [f"b{i}" for i in range(11)]
+    betas = rng.uniform(0.5, 1.5, len(ciks))
+    wide = pd.DataFrame(
+        market.to_numpy()[:, None] * betas + rng.normal(0, 0.01, (N_DAYS, len(ciks))),
+        index=dates,
+        columns=ciks,
+    )
+    wide.iloc[day0 - 1 : day0 + 2, :9] -= np.linspace(0.0, 0.02, 9)  # a shock that varies
+    wide.iloc[: day0 - 10, 9] = np.nan  # b9: too few estimation returns
+    wide.iloc[day0 + 1, 10] = np.nan  # b10: incomplete event window
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    known_before = dates[day0 - 2]  # strictly before day -1
+    cnoi = pd.DataFrame(
+        {
+            "cik": ciks + ["b0"],
+            "cnoi": list(np.linspace(20, 80, 11)) + [99.0],
+            "known_date": [known_before] * 11 + [dates[day0 - 1]],  # known on day -1: ignored
+        }
+    )
+    res = event_study(
+        returns,
+        [dates[day0]],
+        market=market,
+        cnoi=cnoi,
+        window=WIN,
+        estimation_window=EST,
+        min_estimation_returns=15,
+        n_permutations=20000,
+    )
+    return wide, market, day0, cnoi, res
+
+
+def _by_hand(wide, market, day0):
+    est = np.arange(day0 + EST[0], day0 + EST[1] + 1)
+    evt = np.arange(day0 + WIN[0], day0 + WIN[1] + 1)
+    L = len(evt)
+    out = {}
+    for cik in wide.columns[:9]:
+        x, y = market.to_numpy()[est], wide[cik].to_numpy()[est]
+        T = len(x)
+        xbar, ybar = x.mean(), y.mean()
+        sxx = ((x - xbar) ** 2).sum()
+        beta = ((x - xbar) * (y - ybar)).sum() / sxx
+        alpha = ybar - beta * xbar
+        resid = y - alpha - beta * x
+        s2 = (resid**2).sum() / (T - 2)
+        xm = market.to_numpy()[evt]
+        ar = wide[cik].to_numpy()[evt] - alpha - beta * xm
+        sar = ar / np.sqrt(s2 * (1 + 1 / T + (xm - xbar) ** 2 / sxx))
+        car_var = s2 * (L + L**2 / T + ((xm - xbar).sum()) ** 2 / sxx)
+        out[cik] = dict(
+            T=T, resid=resid, ar=ar, sar=sar, car=ar.sum(), scar=ar.sum() / np.sqrt(car_var)
+        )
+    return out, L
+
+
+def test_banks_are_excluded_and_counted(toy):
+    *_, res = toy
+    status = res.banks.set_index("cik")["status"]
+    assert status["b9"] == "too_few_estimation_returns"
+    assert status["b10"] == "incomplete_event_window"
+    counts = res.counts.set_index("status")["n_banks"]
+    assert counts["included"] == 9 and counts["too_few_estimation_returns"] == 1
+
+
+def test_every_statistic_matches_hand_computation(toy):
+    wide, market, day0, _, res = toy
+    hand, L = _by_hand(wide, market, day0)
+    N = len(hand)
+    car = np.array([h["car"] for h in hand.values()])
+    scar = np.array([h["scar"] for h in hand.values()])
+    got = res.tests.set_index("test")["statistic"]
+    pvals = res.tests.set_index("test")["p_value"]
+    banks = res.banks.set_index("cik")
+    np.testing.assert_allclose(banks.loc[list(hand), "car"], car, rtol=1e-10)
+
+    assert got["caar"] == pytest.approx(car.mean(), rel=1e-10)
+    t_cs = car.mean() / (car.std(ddof=1) / np.sqrt(N))
+    assert got["cross_sectional_t"] == pytest.approx(t_cs, rel=1e-9)
+    assert pvals["cross_sectional_t"] == pytest.approx(2 * stats.t.sf(abs(t_cs), N - 1), rel=1e-8)
+
+    patell = sum(h["sar"].sum() / np.sqrt(L * (h["T"] - 2) / (h["T"] - 4)) for h in hand.values())
+    assert got["patell_z"] == pytest.approx(patell / np.sqrt(N), rel=1e-9)
+
+    t_bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(N))
+    assert got["bmp_t"] == pytest.approx(t_bmp, rel=1e-9)
+
+    corr = np.corrcoef(np.array([h["resid"] for h in hand.values()]))
+    r = corr[np.triu_indices(N, 1)].mean()
+    assert got["mean_residual_correlation"] == pytest.approx(r, rel=1e-9, abs=1e-12)
+    assert got["kolari_pynnonen_t"] == pytest.approx(
+        t_bmp * np.sqrt((1 - r) / (1 + (N - 1) * r)), rel=1e-9
+    )
+
+    # Corrado: rank each bank's ARs over estimation + event window.
+    U = np.array(
+        [
+            stats.rankdata(np.r_[h["resid"], h["ar"]]) / (len(h["resid"]) + L + 1) - 0.5
+            for h in hand.values()
+        ]
+    )
+    u_bar = U.mean(axis=0)
+    s_u = np.sqrt((u_bar**2).mean())
+    assert got["corrado_rank"] == pytest.approx(u_bar[-L:].sum() / (np.sqrt(L) * s_u), rel=1e-9)
+
+    p0 = np.mean([(h["resid"] > 0).mean() for h in hand.values()])
+    w = (car > 0).sum()
+    z_sign = (w - N * p0) / np.sqrt(N * p0 * (1 - p0))
+    assert got["sign_p0"] == pytest.approx(p0)
+    assert got["generalized_sign_z"] == pytest.approx(z_sign, rel=1e-9)
+
+
+def test_cnoi_quartiles_use_scores_known_before_day_minus_one(toy):
+    wide, market, day0, cnoi, res = toy
+    hand, _ = _by_hand(wide, market, day0)
+    banks = res.banks.set_index("cik")
+    # b0's 99 arrived on day -1 itself, so its earlier score (20) is used.
+    assert banks.loc["b0", "cnoi"] == pytest.approx(20.0)
+    scored = banks.loc[list(hand)]
+    order = scored["cnoi"].rank(method="min")
+    expected_q = np.floor((order - 1) * 4 / 9) + 1
+    np.testing.assert_array_equal(scored["quartile"], expected_q)
+    q1 = scored.loc[scored["quartile"] == 1, "car"].to_numpy()
+    q4 = scored.loc[scored["quartile"] == 4, "car"].to_numpy()
+    diff = res.quartile_difference.iloc[0]
+    assert diff["diff_q4_q1"] == pytest.approx(q4.mean() - q1.mean())
+    se = np.sqrt(q4.var(ddof=1) / len(q4) + q1.var(ddof=1) / len(q1))
+    assert diff["welch_t"] == pytest.approx((q4.mean() - q1.mean()) / se, rel=1e-9)
+    # Exact permutation p-value by enumeration; the Monte Carlo one must be close.
+    pooled = np.r_[q4, q1]
+    diffs = []
+    for pick in itertools.combinations(range(len(pooled)), len(q4)):
+        mask = np.zeros(len(pooled), bool)
+        mask[list(pick)] = True
+        diffs.append(pooled[mask].mean() - pooled[~mask].mean())
+    exact = np.mean(np.abs(diffs) >= abs(q4.mean() - q1.mean()) - 1e-15)
+    assert diff["perm_p"] == pytest.approx(exact, abs=0.01)
+
+
+def test_car_on_cnoi_regression_uses_hc3(toy):
+    wide, market, day0, _, res = toy
+    banks = res.banks.query("status == 'included'")
+    X = np.column_stack([np.ones(len(banks)), banks["cnoi"] - 50.0])
+    y = banks["car"].to_numpy()
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ X.T @ y
+    e = y - X @ beta
+    h = np.einsum("ij,jk,ik->i", X, bread, X)
+    cov = bread @ (X.T * (e**2 / (1 - h) ** 2)) @ X @ bread
+    reg = res.cnoi_regression.set_index("term")
+    assert reg.loc["cnoi_slope", "coef"] == pytest.approx(beta[1], rel=1e-9)
+    assert reg.loc["cnoi_slope", "se"] == pytest.approx(np.sqrt(cov[1, 1]), rel=1e-9)
+    assert reg.loc["car_at_cnoi_50", "coef"] == pytest.approx(beta[0], rel=1e-9)
+
+
+def test_market_adjusted_and_ff3_models():
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2022-01-03", periods=60)
+    factors = pd.DataFrame(
+        rng.normal(0, 0.01, (60, 3)), index=dates, columns=["mkt_rf", "smb", "hml"]
+    ).assign(rf=0.0001)
+    wide = pd.DataFrame(rng.normal(0, 0.01, (60, 3)), index=dates, columns=["a", "b", "c"])
+    wide = wide.add(factors["mkt_rf"] + factors["rf"], axis=0)
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    market = factors["mkt_rf"] + factors["rf"]
+    adj = event_study(
+        returns,
+        [dates[50]],
+        market=market,
+        window=(0, 1),
+        estimation_window=(-40, -2),
+        min_estimation_returns=30,
+        model="market_adjusted",
+    )
+    expected = (wide.iloc[50:52].sub(market.iloc[50:52], axis=0)).sum()
+    np.testing.assert_allclose(adj.banks.set_index("cik").loc[["a", "b", "c"], "car"], expected)
+    ff3 = event_study(
+        returns,
+        [dates[50]],
+        factors=factors,
+        window=(0, 1),
+        estimation_window=(-40, -2),
+        min_estimation_returns=30,
+        model="ff3",
+    )
+    y = wide["b"].iloc[10:49] - factors["rf"].iloc[10:49]
+    X = np.column_stack([np.ones(39), factors[["mkt_rf", "smb", "hml"]].iloc[10:49]])
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    Xe = np.column_stack([np.ones(2), factors[["mkt_rf", "smb", "hml"]].iloc[50:52]])
+    car = ((wide["b"].iloc[50:52] - factors["rf"].iloc[50:52]) - Xe @ coef).sum()
+    assert ff3.banks.set_index("cik").loc["b", "car"] == pytest.approx(car, rel=1e-9)
+
+
+def test_event_outside_the_data_is_reported_not_raised(toy):
+    wide, market, *_ = toy
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(returns, ["2030-01-02"], market=market, min_estimation_returns=5)
+    assert res.tests.empty
+    assert "outside the data" in res.notes[0]
+
+
+def test_pre_event_results_ignore_data_after_day_minus_one():
+    data = sample_inputs()
+    market = returns_from_prices(data["benchmarks"], "SPY")
+    kwargs = dict(market=market, window=(-1, 1), n_permutations=200)
+    base = event_study(data["returns"], ["2023-03-10"], cnoi=data["cnoi"], **kwargs)
+    cnoi = data["cnoi"].copy()
+    later = cnoi["known_date"] >= pd.Timestamp("2023-03-09")
+    cnoi.loc[later, "cnoi"] = 100 - cnoi.loc[later, "cnoi"]
+    shocked = event_study(data["returns"], ["2023-03-10"], cnoi=cnoi, **kwargs)
+    pd.testing.assert_frame_equal(base.banks, shocked.banks)
+    pd.testing.assert_frame_equal(base.cnoi_regression, shocked.cnoi_regression)
+    assert later.sum() > 0
