@@ -1,0 +1,5 @@
+"""Asset modules, one per group; definitions.py loads every module listed here."""
+
+from . import market
+
+ASSET_MODULES = [market]

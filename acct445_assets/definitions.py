@@ -1,0 +1,23 @@
+"""The project's one `Definitions` object."""
+
+from dagster import (
+    Definitions,
+    in_process_executor,
+    load_asset_checks_from_modules,
+    load_assets_from_modules,
+)
+
+from .assets import ASSET_MODULES
+from .resources import build_resources
+from .settings import load_settings
+
+settings = load_settings()
+
+defs = Definitions(
+    assets=load_assets_from_modules(ASSET_MODULES),
+    asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
+    resources=build_resources(settings),
+    # One embedded DuckDB file takes one writer at a time, and a subprocess per step costs
+    # a full re-import; steps of a run therefore share one process.
+    executor=in_process_executor,
+)

@@ -1,0 +1,36 @@
+"""Resources per data source; `ACCT445_SOURCE` picks one implementation of each."""
+
+from __future__ import annotations
+
+from dagster_duckdb import DuckDBResource
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+from ..settings import Settings
+from .market import (
+    FileFactorSource,
+    FilePriceSource,
+    KenFrenchFactorSource,
+    SampleFactorSource,
+    SamplePriceSource,
+    YahooPriceSource,
+)
+
+
+def build_resources(settings: Settings) -> dict:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    database = str(settings.warehouse)
+    if settings.source == "sample":
+        market = {"factor_source": SampleFactorSource(), "price_source": SamplePriceSource()}
+    elif settings.source == "files":
+        data_dir = str(settings.data_dir)
+        market = {
+            "factor_source": FileFactorSource(data_dir=data_dir),
+            "price_source": FilePriceSource(data_dir=data_dir),
+        }
+    else:
+        market = {"factor_source": KenFrenchFactorSource(), "price_source": YahooPriceSource()}
+    return {
+        **market,
+        "io_manager": DuckDBPandasIOManager(database=database),
+        "duckdb": DuckDBResource(database=database),
+    }
