@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import lxml.html
+from lxml import etree
 
 # --------------------------------------------------------------------------- blocks
 
@@ -141,7 +141,7 @@ def _lxml_cell_text(el, out: list[str], counter: list[int]) -> None:
         tag = child.tag
         if isinstance(tag, str):
             style = child.get("style")
-            if tag in SKIP_TAGS or (style and HIDDEN_STYLE_RE.search(style)):
+            if tag in SKIP_TAGS or (style and "none" in style and HIDDEN_STYLE_RE.search(style)):
                 pass
             elif tag == "img":
                 counter[0] += 1
@@ -177,14 +177,18 @@ def _lxml_walk(el, builder: BlockBuilder, bold: bool) -> None:
         tag = child.tag
         if isinstance(tag, str):
             style = child.get("style")
-            if tag in SKIP_TAGS or (style and HIDDEN_STYLE_RE.search(style)):
+            if tag in SKIP_TAGS or (style and "none" in style and HIDDEN_STYLE_RE.search(style)):
                 pass
             elif tag == "table" and child.find(".//table") is None:
                 _lxml_table(child, builder)
             elif tag == "img":
                 builder.image(child.get("alt") or "")
             else:
-                b = bold or tag in BOLD_TAGS or bool(style and BOLD_STYLE_RE.search(style))
+                b = (
+                    bold
+                    or tag in BOLD_TAGS
+                    or bool(style and "weight" in style and BOLD_STYLE_RE.search(style))
+                )
                 block = tag in BLOCK_TAGS
                 if block:
                     builder.boundary()
@@ -229,8 +233,11 @@ def document_blocks(document: str | bytes) -> list[Block]:
     if not is_html(text):
         return blocks_from_text(text)
     html = _strip_inline_xbrl(text)
-    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
-    root = lxml.html.document_fromstring(html, parser=parser)
+    # Plain etree elements: lxml.html's per-element class lookup costs ~10% of the walk.
+    parser = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+    root = etree.fromstring(html, parser)
+    if root is None:
+        return []
     builder = BlockBuilder()
     body = root.find("body")
     _lxml_walk(body if body is not None else root, builder, False)
@@ -553,7 +560,18 @@ def locate_note(blocks: list[Block]) -> CeclNote:
             if heading is not None
             else None
         )
-        body = [b for b in blocks[lo:hi] if not (b.kind == "text" and PAGE_NUMBER_RE.match(b.text))]
+        body = [
+            b
+            for b in blocks[lo:hi]
+            if not (
+                b.kind == "text"
+                and (
+                    PAGE_NUMBER_RE.match(b.text)
+                    or CONTINUED_RE.search(b.text)
+                    and is_heading_like(b)
+                )
+            )
+        ]
         note = CeclNote("fallback", heading, hs, _segments(body))
         start_token = blocks[lo].start
 
@@ -570,6 +588,7 @@ def locate_note(blocks: list[Block]) -> CeclNote:
 
 
 def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None:
+    """The densest run of CECL keywords, extended to the end of its section."""
     hits = [len(FALLBACK_KEY_RE.findall(b.text)) if b.kind != "image" else 0 for b in blocks]
     if sum(hits) < 3:
         return None
@@ -579,15 +598,20 @@ def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None
         prefix.append(prefix[-1] + h)
     best_i, best_sum = lo_bound, -1
     for i in range(lo_bound, len(blocks)):
+        if hits[i] == 0:
+            continue
         s = prefix[min(len(blocks), i + FALLBACK_WINDOW)] - prefix[i]
         if s > best_sum:
             best_i, best_sum = i, s
-    hi = min(len(blocks), best_i + FALLBACK_WINDOW)
     lo = best_i
-    while lo < hi and hits[lo] == 0 and blocks[lo].kind == "text":
-        lo += 1
-    while hi > lo and hits[hi - 1] == 0 and blocks[hi - 1].kind != "table":
-        hi -= 1
+    last_hit = max(k for k in range(lo, min(len(blocks), lo + FALLBACK_WINDOW)) if hits[k])
+    hi = last_hit + 1
+    limit = min(len(blocks), lo + 3 * FALLBACK_WINDOW)
+    while hi < limit:
+        b = blocks[hi]
+        if is_heading_like(b) and not CONTINUED_RE.search(b.text) and _is_note_level(b, True):
+            break
+        hi += 1
     return lo, hi
 
 

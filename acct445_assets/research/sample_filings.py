@@ -1,0 +1,733 @@
+"""Synthetic 10-K/10-Q primary documents for the sample universe.
+
+Each bank's CECL note varies with its latent opacity in exactly the ways rubric cnoi-1
+measures: required items and segments drop out, tables thin out, lose their numbers or
+become images, prose gets longer and more polysyllabic, cross-references multiply, the
+wording churns from quarter to quarter and the note moves away from the statements.
+Documents use the markup of real EDGAR filings (inline XBRL, nested and layout tables,
+"(continued)" pages, page numbers) so the real extraction path is exercised.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# Opacity (0..1) above which a feature is missing; each bank draws a small jitter.
+THRESHOLDS = {
+    "no_methodology": 0.20,
+    "no_collateral": 0.28,
+    "no_aging": 0.34,
+    "no_risk_characteristics": 0.40,
+    "no_credit_quality": 0.46,
+    "numberless_tables": 0.50,
+    "no_inputs": 0.55,
+    "few_segments": 0.60,
+    "image_tables": 0.65,
+    "not_reconciled": 0.70,
+    "no_roll_forward": 0.76,
+    "fallback_heading": 0.82,
+}
+THRESHOLD_JITTER = 0.05
+SEGMENTS = [
+    "Commercial and industrial",
+    "Commercial real estate",
+    "Construction and land development",
+    "Residential real estate",
+    "Consumer",
+]
+FILLER_NOTES = [
+    "SECURITIES",
+    "RESTRICTED EQUITY SECURITIES",
+    "PREMISES AND EQUIPMENT",
+    "GOODWILL AND INTANGIBLE ASSETS",
+    "LEASES",
+    "DEPOSITS",
+    "BORROWINGS",
+    "INCOME TAXES",
+    "FAIR VALUE MEASUREMENTS",
+    "DERIVATIVES AND HEDGING",
+    "REGULATORY CAPITAL",
+    "EARNINGS PER SHARE",
+    "COMMITMENTS AND CONTINGENCIES",
+    "STOCK-BASED COMPENSATION",
+]
+ALT_RE = re.compile(r"\{([^{}]*)\}")
+SPAN = "color:#000000;font-family:'Times New Roman',sans-serif;font-size:10pt;font-weight:400;line-height:120%"
+SPAN_B = SPAN.replace("font-weight:400", "font-weight:700")
+
+
+# Sentence templates. "{a|b}" is a wording slot that may be redrawn each quarter (churn).
+PLAIN = {
+    "segments_full": "{The loan portfolio is|Loans are|The Company's loans are} {divided|grouped|split} into five segments: commercial and industrial, commercial real estate, construction and land development, residential real estate, and consumer.",
+    "segments_few": "{The loan portfolio consists of|Loans include|The Bank holds} commercial loans and consumer loans.",
+    "risk": "{Loans that share|Loans with} similar risk characteristics are {evaluated|measured|reviewed} in pools.",
+    "method": "{The Company uses|Management uses|We use} a discounted cash flow methodology for commercial loans and a loss-rate method for consumer loans.",
+    "inputs": "{The forecast covers|Management uses} a reasonable and supportable period of four quarters. {It uses|The model uses|Inputs include} the national unemployment rate and GDP growth.",
+    "collateral": "A loan is collateral-dependent when {repayment is expected|the Bank expects repayment} from the sale of the collateral. {These loans|Such loans} are measured at the fair value of the collateral.",
+    "roll_intro": "The following table {presents|shows} the activity in the allowance by segment.",
+    "aging_intro": "The following table {presents|shows} the aging of loans by segment.",
+    "cqi": "The Company assigns {risk ratings|loan grades} of pass, special mention, substandard and doubtful.",
+    "general": "The allowance for credit losses is {reviewed|updated} each quarter.",
+    "judgment": "{Actual losses|Losses} may differ from {the estimate|these estimates}.",
+}
+COMPLEX = {
+    "segments_full": "{Consistent with its internal risk management practices, the Company disaggregates|For purposes of measurement and disclosure, management disaggregates} the portfolio into commercial and industrial, commercial real estate, construction and land development, residential real estate, and consumer segments, reflecting {differentiated underwriting considerations|heterogeneous collateral characteristics} and {distinguishable|particular} repayment dependencies.",
+    "segments_few": "{For measurement purposes, the Company categorizes|Management characterizes} its {lending activities|financing receivables} as commercial or consumer, {reflecting|corresponding to} its organizational structure.",
+    "risk": "{Financing receivables|Loans} exhibiting similar risk characteristics, {including|particularly} collateral classification, {industry concentration|geographic distribution} and borrower creditworthiness, are aggregated into {homogeneous|comparable} pools for {collective|aggregate} measurement purposes.",
+    "method": "Expected credit losses are {quantified|determined} utilizing a discounted cash flow methodology incorporating probability of default and loss given default assumptions for commercial exposures, {complemented|supplemented} by a remaining life methodology for consumer portfolios.",
+    "inputs": "Management's {estimation|determination} incorporates a reasonable and supportable forecast period {encompassing|spanning} four quarters, {utilizing|referencing} projections of the national unemployment rate and gross domestic product, {subsequently|thereafter} reverting to {historical|long-term} loss experience.",
+    "collateral": "{Financing receivables|Loans} are {designated|considered} collateral-dependent when the borrower is experiencing financial difficulty and repayment is {anticipated|expected} to be provided substantially through the {operation|liquidation} of the collateral, in which circumstances the allowance is {determined|measured} by reference to the collateral's fair value less estimated costs to sell.",
+    "roll_intro": "The {subsequent|accompanying} tabulation {summarizes|presents} the {activity|movements} in the allowance, {disaggregated|categorized} by portfolio segment.",
+    "aging_intro": "The {subsequent|accompanying} tabulation {summarizes|presents} the delinquency status of amortized cost, {disaggregated|categorized} by portfolio segment.",
+    "cqi": "Management {assigns|determines} internal risk ratings, {encompassing|including} pass, special mention, substandard and doubtful classifications, {predicated|based} upon {comprehensive|periodic} evaluations of borrower repayment capacity.",
+    "general": "{The determination|The evaluation} of the allowance for credit losses necessarily incorporates considerable {subjectivity|judgment} regarding prospective developments, and management {periodically|regularly} reassesses the {appropriateness|adequacy} of its assumptions in light of {evolving|contemporaneous} circumstances.",
+    "judgment": "{Notwithstanding|Irrespective of} these considerations, {actual|realized} credit losses could differ materially from {management's|the Company's} estimates, {particularly|especially} if {prevailing|anticipated} conditions deteriorate {considerably|significantly} beyond {expectations|current assessments}.",
+}
+BOILERPLATE_COMPLEX = [
+    "{Accordingly|Consequently}, the allowance for credit losses represents management's {comprehensive|considered} estimate of {lifetime|contractual-term} expected credit losses inherent in the portfolio, {incorporating|reflecting} quantitative calculations and qualitative adjustments {attributable|relating} to {idiosyncratic|institution-specific} circumstances.",
+    "Qualitative {adjustments|considerations} {encompass|include} {concentrations|changes in the nature and volume} of {lending|financing} activities, {personnel|organizational} developments, and {competitive|regulatory} {environments|circumstances}, {each|all} of which {necessitate|require} substantial professional judgment.",
+    "{Management|The Company} {continually|periodically} {evaluates|reassesses} the {appropriateness|sufficiency} of the allowance {considering|incorporating} information {available|obtainable} as of the reporting date, {notwithstanding|despite} inherent {uncertainty|imprecision} {associated|involved} with such {determinations|estimates}.",
+    "{Modifications|Revisions} to underlying {assumptions|parameters} could {materially|significantly} {affect|influence} the {recorded|reported} allowance for credit losses and the {corresponding|associated} provision in {subsequent|future} periods, {potentially|possibly} {resulting|culminating} in {substantial|considerable} {volatility|variability} of reported earnings.",
+]
+BOILERPLATE_PLAIN = [
+    "{The Bank|The Company} {reviews|checks} large loans each quarter for expected credit losses.",
+    "{Staff|Officers} {track|watch} loan payments each month.",
+]
+CROSS_REFS = [
+    "See Note 1 for {the accounting policy|our policies}.",
+    "Refer to {Note 15|the fair value note} for {valuation methods|collateral values}.",
+    "See Note 2 for {securities|the investment portfolio}.",
+    "Refer to {Management's Discussion and Analysis|Item 7} for {further discussion|more detail}.",
+    "See Note 18 for {commitments|off-balance-sheet exposures}.",
+]
+
+
+@dataclass
+class _Sentence:
+    parts: list[str]
+    slots: list[list[str]]
+
+    @classmethod
+    def parse(cls, template: str) -> _Sentence:
+        parts = ALT_RE.split(template)
+        return cls(parts[0::2], [p.split("|") for p in parts[1::2]])
+
+    def render(self, choice: list[int]) -> str:
+        out = [self.parts[0]]
+        for k, opts in enumerate(self.slots):
+            out.append(opts[choice[k] % len(opts)])
+            out.append(self.parts[k + 1])
+        return "".join(out)
+
+
+_PARSED: dict[str, _Sentence] = {}
+
+
+def _sentence(template: str) -> _Sentence:
+    hit = _PARSED.get(template)
+    if hit is None:
+        hit = _PARSED[template] = _Sentence.parse(template)
+    return hit
+
+
+class _BankStyle:
+    """Persistent per-bank choices; per-filing variation is drawn around them."""
+
+    def __init__(self, bank: pd.Series, seed: int):
+        self.rng = np.random.default_rng([seed, int(bank["cik"])])
+        rng = self.rng
+        self.opacity = float(np.clip((float(bank["latent_opacity"]) - 15.0) / 70.0, 0.0, 1.0))
+        o = self.opacity
+        self.missing = {k: o + rng.normal(0, THRESHOLD_JITTER) > t for k, t in THRESHOLDS.items()}
+        self.complex_share = float(np.clip(o + rng.normal(0, 0.04), 0, 1))
+        self.churn = float(np.clip(0.02 + 0.75 * o + rng.normal(0, 0.03), 0, 0.95))
+        self.n_cross_refs = int(np.clip(round(o * 5.5 + rng.normal(0, 0.4)), 0, 5))
+        self.n_boiler = int(np.clip(round(o * 4 + rng.normal(0, 0.4)), 0, 4))
+        self.n_before = int(np.clip(round(o * 11 + rng.normal(0, 0.6)), 0, len(FILLER_NOTES) - 2))
+        self.legacy_markup = bool(rng.random() < 0.25)
+        self.nested_tables = bool(rng.random() < 0.4)
+        self.dash = str(rng.choice(["-", "–", "—"]))
+        self.loans_total = float(bank["shares_outstanding"]) / 1000.0 * rng.uniform(15, 35)
+        self.seg_weights = rng.dirichlet(np.ones(len(SEGMENTS)) * 3)
+        self.acl_rate = rng.uniform(0.009, 0.016)
+        self.name = str(bank["name"])
+        self.cik = str(bank["cik"]).zfill(10)
+        self.base_choice: dict[str, list[int]] = {}
+        self.prev_choice: dict[str, list[int]] = {}
+        self.complex_choice: dict[str, bool] = {}
+
+    def register(self, key: str) -> bool:
+        """Complex or plain wording of a sentence: kept from last quarter unless it churns."""
+        prev = self.complex_choice.get(key)
+        if prev is None or self.rng.random() < self.churn:
+            prev = bool(self.rng.random() < self.complex_share)
+        self.complex_choice[key] = prev
+        return prev
+
+    def words(self, key: str, template: str) -> str:
+        """Render a template; each slot keeps last quarter's wording unless it churns."""
+        sent = _sentence(template)
+        prev = self.prev_choice.get(key)
+        if prev is None:
+            prev = [int(self.rng.integers(0, 6)) for _ in sent.slots]
+        choice = [
+            int(self.rng.integers(0, 6)) if self.rng.random() < self.churn else c for c in prev
+        ]
+        self.prev_choice[key] = choice
+        return sent.render(choice)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+class _Doc:
+    def __init__(self, style: _BankStyle, report: pd.Timestamp, form: str):
+        self.s = style
+        self.report = report
+        self.form = form
+        self.out: list[str] = []
+        self.fact = 0
+        self.page = 1
+
+    def para(
+        self, text: str, bold: bool = False, italic: bool = False, center: bool = False
+    ) -> None:
+        if self.s.legacy_markup:
+            inner = _esc(text)
+            if italic:
+                inner = f"<I>{inner}</I>"
+            if bold:
+                inner = f"<B>{inner}</B>"
+            align = ' ALIGN="center"' if center else ""
+            self.out.append(f'<P{align}><FONT SIZE="2" FACE="Times New Roman">{inner}</FONT></P>\n')
+        else:
+            st = SPAN_B if bold else SPAN
+            if italic:
+                st += ";font-style:italic"
+            align = "center" if center else "justify"
+            self.out.append(
+                f'<div style="margin-top:6pt;text-align:{align}"><span style="{st}">{_esc(text)}</span></div>\n'
+            )
+
+    def heading(self, number: int, title: str, continued: bool = False) -> None:
+        text = f"NOTE {number} {self.s.dash} {title}" + (" (continued)" if continued else "")
+        if self.s.legacy_markup and not continued:
+            self.out.append(
+                '<TABLE WIDTH="100%" BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR VALIGN="top">'
+                f'<TD WIDTH="5%"><FONT SIZE="2"><B>{number}.</B></FONT></TD>'
+                f'<TD><FONT SIZE="2"><B>{_esc(title)}</B></FONT></TD></TR></TABLE>\n'
+            )
+        else:
+            self.para(text, bold=True)
+
+    def page_break(self) -> None:
+        self.para(str(self.page), center=True)
+        self.page += 1
+        self.out.append('<div style="break-before:page;page-break-after:always"><hr/></div>\n')
+
+    def number(self, value: float, concept: str | None, decimals: int = 0) -> str:
+        txt = f"{abs(value):,.{decimals}f}"
+        if concept:
+            self.fact += 1
+            sign = ' sign="-"' if value < 0 else ""
+            txt = (
+                f'<ix:nonFraction name="us-gaap:{concept}" contextRef="c-{self.fact % 7 + 1}" '
+                f'unitRef="usd" decimals="-3" scale="3" id="f{self.fact}"{sign}>{txt}</ix:nonFraction>'
+            )
+        return f"({txt})" if value < 0 else txt
+
+    def table(
+        self,
+        header: list[str],
+        rows: list[tuple[str, list]],
+        concept: str | None = None,
+        decimals: int = 0,
+    ) -> None:
+        cell = 'style="text-align:right"'
+        out = ['<table style="border-collapse:collapse;width:100%">']
+        out.append(
+            "<tr>"
+            + "".join(f'<td style="text-align:center"><b>{_esc(h)}</b></td>' for h in header)
+            + "</tr>"
+        )
+        for i, (label, values) in enumerate(rows):
+            tds = [f"<td><span>{_esc(label)}</span></td>"]
+            for v in values:
+                if isinstance(v, str):
+                    tds.append(f"<td>{_esc(v)}</td>")
+                else:
+                    if i in (0, len(rows) - 1):
+                        tds.append("<td>$</td>")
+                    tds.append(f"<td {cell}>{self.number(v, concept, decimals)}</td>")
+            out.append("<tr>" + "".join(tds) + "</tr>")
+        out.append("</table>")
+        body = "\n".join(out)
+        if self.s.nested_tables:
+            body = f'<table style="width:100%"><tr><td>{body}</td></tr></table>'
+        self.out.append(body + "\n")
+
+    def image(self, alt: str) -> None:
+        self.fact += 1
+        self.out.append(
+            f'<div style="text-align:center"><img src="{self.s.cik[-6:]}img{self.fact:03d}.jpg" alt="{_esc(alt)}"/></div>\n'
+        )
+
+    def text_block_start(self, concept: str) -> None:
+        if not self.s.legacy_markup:
+            self.out.append(
+                f'<ix:nonNumeric name="us-gaap:{concept}" contextRef="c-1" escape="true" id="tb-{self.fact}">\n'
+            )
+
+    def text_block_end(self) -> None:
+        if not self.s.legacy_markup:
+            self.out.append("</ix:nonNumeric>\n")
+
+
+def _fmt_date(d: pd.Timestamp) -> str:
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
+def _filler_note(
+    doc: _Doc, number: int, title: str, rng: np.random.Generator, scale: float
+) -> None:
+    doc.heading(number, title)
+    doc.text_block_start("TextBlock")
+    doc.para(
+        f"This note describes {title.lower()} of the Company at {_fmt_date(doc.report)}. "
+        "Amounts are presented in thousands of dollars. The Company measures these items in accordance "
+        "with generally accepted accounting principles and reviews the related balances every quarter. "
+        "Changes during the period reflected ordinary business activity and market conditions."
+    )
+    vals = rng.uniform(0.01, 0.2, (3, 2)) * scale
+    doc.table(
+        ["(In thousands)", _fmt_date(doc.report), "Prior period"],
+        [
+            (lbl, [float(round(v[0])), float(round(v[1]))])
+            for lbl, v in zip(("Balance", "Additions", "Total"), vals, strict=True)
+        ],
+        concept="OtherAssets",
+    )
+    doc.text_block_end()
+
+
+def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
+    s = doc.s
+    m = s.missing
+    rng = s.rng
+    adopted = filing_ctx["adopted"]
+    acl_word = "credit" if adopted else "loan"
+    title = (
+        "LENDING ACTIVITIES"
+        if m["fallback_heading"]
+        else f"LOANS AND ALLOWANCE FOR {acl_word.upper()} LOSSES"
+    )
+
+    def say(key: str) -> str:
+        use_complex = s.register(key)
+        template = (COMPLEX if use_complex else PLAIN)[key]
+        return s.words(key + ("_c" if use_complex else "_p"), template)
+
+    doc.heading(number, title)
+    doc.text_block_start("FinancingReceivablesTextBlock")
+    sentences = [say("segments_few" if m["few_segments"] else "segments_full")]
+    if not m["no_risk_characteristics"]:
+        sentences.append(say("risk"))
+    if not m["no_methodology"]:
+        sentences.append(say("method"))
+    if not m["no_inputs"]:
+        sentences.append(say("inputs"))
+    sentences.append(filing_ctx["adoption_sentence"])
+    for k in range(s.n_cross_refs):
+        sentences.append(s.words(f"xref{k}", CROSS_REFS[k]))
+    for k in range(s.n_boiler):
+        sentences.append(s.words(f"boiler{k}", BOILERPLATE_COMPLEX[k]))
+    if s.n_boiler == 0:
+        sentences.extend(s.words(f"plain{k}", t) for k, t in enumerate(BOILERPLATE_PLAIN))
+    sentences.append(say("general"))
+    half = max(1, len(sentences) // 2)
+    doc.para(" ".join(sentences[:half]))
+    doc.para(" ".join(sentences[half:]))
+
+    seg_names = ["Commercial", "Consumer"] if m["few_segments"] else SEGMENTS
+    weights = (
+        np.array([s.seg_weights[:4].sum(), s.seg_weights[4]])
+        if m["few_segments"]
+        else s.seg_weights
+    )
+    loans = filing_ctx["loans"] * weights
+    acl_end = filing_ctx["acl"] * weights
+    # Exact integer totals so the note's total equals the balance sheet.
+    acl_end = np.round(acl_end)
+    acl_end[-1] = round(filing_ctx["acl"]) - acl_end[:-1].sum()
+    millions = m["not_reconciled"]
+    unit = "(In millions)" if millions else "(In thousands)"
+    div, dec = (1000.0, 1) if millions else (1.0, 0)
+
+    def amounts(values):
+        return [float(round(v / div, dec)) for v in values]
+
+    tables_as_images = m["image_tables"]
+    numberless = m["numberless_tables"]
+    header = [unit, *seg_names, "Total"]
+
+    if not m["no_roll_forward"]:
+        subtitle = (
+            "Reserve Activity"
+            if m["fallback_heading"]
+            else f"Allowance for {acl_word.title()} Losses"
+        )
+        doc.para(subtitle, bold=True, italic=True)
+        doc.para(say("roll_intro"))
+        if tables_as_images:
+            doc.image("Allowance activity table")
+        elif numberless:
+            doc.table(
+                ["Segment", "Primary drivers of the allowance"],
+                [(n, ["Portfolio performance and conditions"]) for n in seg_names],
+            )
+        else:
+            charge = -np.round(acl_end * rng.uniform(0.02, 0.08, len(seg_names)))
+            recov = np.round(-charge * rng.uniform(0.1, 0.3, len(seg_names)))
+            prov = np.round(acl_end * rng.uniform(0.02, 0.10, len(seg_names)))
+            begin = acl_end - charge - recov - prov
+            rows = [
+                ("Beginning balance", amounts([*begin, begin.sum()])),
+                ("Charge-offs", amounts([*charge, charge.sum()])),
+                ("Recoveries", amounts([*recov, recov.sum()])),
+                (f"Provision for {acl_word} losses", amounts([*prov, prov.sum()])),
+                ("Ending balance", amounts([*acl_end, acl_end.sum()])),
+            ]
+            doc.table(
+                header,
+                rows,
+                concept="FinancingReceivableAllowanceForCreditLossExcludingAccruedInterest",
+                decimals=dec,
+            )
+    # A (continued) page in the middle of the note, as printed filings have.
+    doc.text_block_end()
+    doc.page_break()
+    doc.heading(number, title, continued=True)
+    doc.text_block_start("FinancingReceivablesTextBlockContinued")
+    if not m["no_aging"]:
+        doc.para("Past Due Loans", bold=True, italic=True)
+        doc.para(say("aging_intro"))
+        if tables_as_images:
+            doc.image("Aging table")
+        elif numberless:
+            doc.table(
+                ["Status", "Monitoring"],
+                [
+                    ("30-59 days past due", ["Watch list"]),
+                    ("90 days or more past due", ["Nonaccrual review"]),
+                ],
+            )
+        else:
+            d30 = loans * rng.uniform(0.002, 0.01, len(seg_names))
+            d90 = loans * rng.uniform(0.001, 0.004, len(seg_names))
+            rows = [
+                (n, amounts([a, b, lv - a - b, lv]))
+                for n, a, b, lv in zip(seg_names, d30, d90, loans, strict=True)
+            ]
+            doc.table(
+                [unit, "30-59 Days Past Due", "90 Days or More Past Due", "Current", "Total Loans"],
+                rows,
+                concept="FinancingReceivableRecordedInvestmentPastDue",
+                decimals=dec,
+            )
+    if not m["no_credit_quality"]:
+        doc.para("Credit Quality Indicators", bold=True, italic=True)
+        doc.para(say("cqi"))
+        if tables_as_images:
+            doc.image("Risk rating table")
+        elif numberless:
+            doc.table(
+                ["Rating", "Description"],
+                [("Pass", ["Acceptable risk"]), ("Substandard", ["Well-defined weakness"])],
+            )
+        else:
+            sm = loans * rng.uniform(0.005, 0.02, len(seg_names))
+            sub = loans * rng.uniform(0.004, 0.015, len(seg_names))
+            rows = [
+                (n, amounts([lv - a - b, a, b, lv]))
+                for n, a, b, lv in zip(seg_names, sm, sub, loans, strict=True)
+            ]
+            doc.table(
+                [unit, "Pass", "Special Mention", "Substandard", "Total"],
+                rows,
+                concept="FinancingReceivableExcludingAccruedInterestBeforeAllowanceForCreditLoss",
+                decimals=dec,
+            )
+    if not m["no_collateral"]:
+        doc.para("Collateral-Dependent Loans", bold=True, italic=True)
+        doc.para(say("collateral"))
+    doc.para(say("judgment"))
+    doc.text_block_end()
+
+
+def _statements(doc: _Doc, ctx: dict, prefix: str) -> None:
+    s = doc.s
+    doc.para(s.name.upper(), bold=True, center=True)
+    doc.para(f"{prefix}CONSOLIDATED BALANCE SHEETS", bold=True, center=True)
+    doc.para("(Dollars in thousands)", center=True)
+    loans, acl = ctx["loans"], round(ctx["acl"])
+    cash, secs = loans * 0.06, loans * 0.25
+    total = cash + secs + loans - acl + loans * 0.05
+    doc.table(
+        ["", _fmt_date(doc.report), "Prior period"],
+        [
+            ("Cash and due from banks", [float(round(cash)), float(round(cash * 0.97))]),
+            ("Securities available for sale", [float(round(secs)), float(round(secs * 0.98))]),
+            ("Loans held for investment", [float(round(loans)), float(round(loans * 0.99))]),
+            (
+                f"Less: allowance for {ctx['acl_word']} losses",
+                [-float(acl), -float(round(acl * 0.98))],
+            ),
+            ("Total assets", [float(round(total)), float(round(total * 0.99))]),
+        ],
+        concept="Assets",
+    )
+    doc.para(f"{prefix}CONSOLIDATED STATEMENTS OF INCOME", bold=True, center=True)
+    nii = loans * 0.035 / (1 if doc.form == "10-K" else 4)
+    doc.table(
+        ["", _fmt_date(doc.report), "Prior period"],
+        [
+            ("Net interest income", [float(round(nii)), float(round(nii * 0.96))]),
+            (
+                f"Provision for {ctx['acl_word']} losses",
+                [float(round(acl * 0.1)), float(round(acl * 0.08))],
+            ),
+            ("Net income", [float(round(nii * 0.3)), float(round(nii * 0.28))]),
+        ],
+        concept="NetIncomeLoss",
+    )
+
+
+def _document(
+    style: _BankStyle,
+    form: str,
+    report: pd.Timestamp,
+    adoption_date: pd.Timestamp,
+    target_bytes: int | None,
+) -> str:
+    rng = style.rng
+    adopted = report >= adoption_date
+    growth = (1.012 ** ((report - pd.Timestamp("2020-01-01")).days / 91.0)) * rng.uniform(
+        0.99, 1.01
+    )
+    loans = style.loans_total * growth
+    if adopted:
+        adoption_sentence = (
+            f"On {_fmt_date(adoption_date)}, the Company adopted ASU 2016-13, Financial Instruments - Credit Losses (Topic 326), "
+            "using the modified retrospective method."
+        )
+    else:
+        adoption_sentence = (
+            "ASU 2016-13, Financial Instruments - Credit Losses (Topic 326), is effective for the Company "
+            f"on {_fmt_date(adoption_date)}."
+        )
+    ctx = {
+        "loans": loans,
+        "acl": loans * style.acl_rate * rng.uniform(0.97, 1.03),
+        "adopted": adopted,
+        "acl_word": "credit" if adopted else "loan",
+        "adoption_sentence": adoption_sentence,
+    }
+    doc = _Doc(style, report, form)
+    prefix = "" if form == "10-K" else "CONDENSED "
+    ticker_ctx = f"{style.cik}-{report:%Y%m%d}"
+    doc.out.append(
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+        'xmlns:ix="http://www.xbrl.org/2013/inlineXBRL" xmlns:xbrli="http://www.xbrl.org/2003/instance" '
+        'xmlns:us-gaap="http://fasb.org/us-gaap/2023" xmlns:dei="http://xbrl.sec.gov/dei/2023">\n'
+        f"<head><title>{ticker_ctx}</title></head>\n<body>\n"
+        '<div style="display:none"><ix:header><ix:hidden>'
+        f'<ix:nonNumeric name="dei:DocumentType" contextRef="c-1">{form}</ix:nonNumeric>'
+        f'<ix:nonNumeric name="dei:EntityCentralIndexKey" contextRef="c-1">{style.cik}</ix:nonNumeric>'
+        "</ix:hidden><ix:resources>"
+        f'<xbrli:context id="c-1"><xbrli:entity><xbrli:identifier scheme="http://www.sec.gov/CIK">{style.cik}</xbrli:identifier></xbrli:entity>'
+        f"<xbrli:period><xbrli:endDate>{report:%Y-%m-%d}</xbrli:endDate></xbrli:period></xbrli:context>"
+        "</ix:resources></ix:header></div>\n"
+    )
+    doc.para("UNITED STATES SECURITIES AND EXCHANGE COMMISSION", bold=True, center=True)
+    doc.para(f"FORM {form}", bold=True, center=True)
+    period = "fiscal year" if form == "10-K" else "quarterly period"
+    doc.para(f"For the {period} ended {_fmt_date(report)}", center=True)
+    doc.para(f"{style.name} (Central Index Key {style.cik})", center=True)
+    doc.page_break()
+    doc.para("TABLE OF CONTENTS", bold=True, center=True)
+    doc.table(
+        ["", "Page"],
+        [
+            ("Consolidated Balance Sheets", ["3"]),
+            ("Notes to Consolidated Financial Statements", ["6"]),
+            ("Allowance for Credit Losses", ["12"]),
+        ],
+    )
+    doc.page_break()
+    pad_each = 0
+    n_after = len(FILLER_NOTES) - style.n_before
+    if target_bytes:
+        pad_each = max(0, target_bytes) // 3
+    if form == "10-K":
+        doc.para(
+            "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS OF FINANCIAL CONDITION AND RESULTS OF OPERATIONS",
+            bold=True,
+        )
+        doc.para(
+            "Net interest income increased as loans grew and deposit costs stabilized. Asset quality remained stable."
+        )
+        if pad_each:
+            _pad(doc, pad_each, rng, loans)
+        doc.page_break()
+        doc.para("ITEM 8. FINANCIAL STATEMENTS AND SUPPLEMENTARY DATA", bold=True)
+    else:
+        doc.para("PART I - FINANCIAL INFORMATION", bold=True, center=True)
+        doc.para("Item 1. Financial Statements", bold=True)
+        if pad_each:
+            # Exhibits and cover tables of very large filings sit before the statements too.
+            _pad(doc, pad_each, rng, loans, notes=False)
+    _statements(doc, ctx, prefix)
+    doc.page_break()
+    doc.para(f"NOTES TO {prefix}CONSOLIDATED FINANCIAL STATEMENTS", bold=True, center=True)
+    doc.heading(1, "SUMMARY OF SIGNIFICANT ACCOUNTING POLICIES")
+    doc.para(
+        "The consolidated financial statements include the accounts of the Company and its wholly owned "
+        "bank subsidiary. Intercompany balances and transactions have been eliminated. The preparation of "
+        "financial statements requires management to make estimates that affect reported amounts."
+    )
+    number = 2
+    order = list(rng.permutation(len(FILLER_NOTES)))
+    for k in order[: style.n_before]:
+        _filler_note(doc, number, FILLER_NOTES[k], rng, loans)
+        number += 1
+    if pad_each and style.n_before:
+        _pad(doc, pad_each * style.n_before // max(1, len(FILLER_NOTES)), rng, loans)
+    _cecl_note(doc, number, ctx)
+    number += 1
+    doc.page_break()
+    for k in order[style.n_before :]:
+        _filler_note(doc, number, FILLER_NOTES[k], rng, loans)
+        number += 1
+    if pad_each:
+        _pad(doc, pad_each * (n_after + len(FILLER_NOTES)) // max(1, len(FILLER_NOTES)), rng, loans)
+    doc.page_break()
+    if form == "10-K":
+        doc.para(
+            "ITEM 9. CHANGES IN AND DISAGREEMENTS WITH ACCOUNTANTS ON ACCOUNTING AND FINANCIAL DISCLOSURE",
+            bold=True,
+        )
+        doc.para("None.")
+    else:
+        doc.para(
+            "Item 2. Management's Discussion and Analysis of Financial Condition and Results of Operations",
+            bold=True,
+        )
+        doc.para(
+            "Net interest income increased as loans grew. Asset quality remained stable during the quarter."
+        )
+        doc.para("Item 4. Controls and Procedures", bold=True)
+        doc.para("Disclosure controls and procedures were effective.")
+    doc.para("SIGNATURES", bold=True, center=True)
+    doc.para(
+        f"Pursuant to the requirements of the Securities Exchange Act of 1934, {style.name} has duly caused this report to be signed."
+    )
+    doc.out.append("</body>\n</html>\n")
+    return "".join(doc.out)
+
+
+def _pad(
+    doc: _Doc, nbytes: int, rng: np.random.Generator, scale: float, notes: bool = True
+) -> None:
+    """Realistic bulk: XBRL-tagged schedules under unnumbered subheadings (no note numbers)."""
+    added = 0
+    k = 0
+    while added < nbytes:
+        k += 1
+        mark = len(doc.out)
+        doc.para(f"Supplementary schedule {k}", bold=True, italic=True)
+        doc.para(
+            "The following schedule presents supplementary information in thousands of dollars, "
+            "prepared on the same basis as the consolidated financial statements."
+        )
+        vals = rng.uniform(0.001, 0.1, (12, 4)) * scale
+        doc.table(
+            ["(In thousands)", "Q1", "Q2", "Q3", "Q4"],
+            [(f"Line item {i + 1}", [float(round(x)) for x in row]) for i, row in enumerate(vals)],
+            concept="OtherLiabilities",
+        )
+        added += sum(len(x) for x in doc.out[mark:])
+
+
+def _accession(cik: str, year: int, seq: int) -> str:
+    return f"{cik}-{year % 100:02d}-{seq:06d}"
+
+
+def filing_schedule(
+    banks: pd.DataFrame, *, seed: int, start="2020-01-01", end="2025-12-31"
+) -> pd.DataFrame:
+    """Which filings each bank makes: 10-K after each year end, 10-Qs after Q1-Q3, while alive."""
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    rows = []
+    for _, bank in banks.iterrows():
+        rng = np.random.default_rng([seed, int(bank["cik"]), 7])
+        first = pd.Timestamp(bank["first_date"])
+        last = pd.Timestamp(bank["last_date"])
+        seq = 0
+        for year in range(start_ts.year - 1, end_ts.year + 1):
+            for q, month in ((1, 3), (2, 6), (3, 9), (4, 12)):
+                report = pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)
+                if q == 4:
+                    form = "10-K"
+                    filed = report + pd.Timedelta(days=int(rng.integers(50, 80)))
+                else:
+                    form = "10-Q"
+                    filed = report + pd.Timedelta(days=int(rng.integers(40, 46)))
+                if not (start_ts <= filed <= end_ts) or filed > last or report < first:
+                    continue
+                seq += 1
+                rows.append(
+                    {
+                        "cik": str(bank["cik"]).zfill(10),
+                        "ticker": bank["ticker"],
+                        "accession": _accession(str(bank["cik"]).zfill(10), filed.year, seq),
+                        "form": form,
+                        "filing_date": filed.normalize(),
+                        "report_date": report.normalize(),
+                    }
+                )
+    cols = ["cik", "ticker", "accession", "form", "filing_date", "report_date"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def generate_filings(
+    banks: pd.DataFrame,
+    *,
+    seed: int,
+    start="2020-01-01",
+    end="2025-12-31",
+    target_bytes: int | None = None,
+) -> pd.DataFrame:
+    """Generated primary documents: `cik, ticker, accession, form, filing_date, report_date, document`.
+
+    Deterministic for a seed. `target_bytes` pads every document to about that size with
+    realistic schedules (for throughput benchmarks); by default documents are tens of KB.
+    """
+    schedule = filing_schedule(banks, seed=seed, start=start, end=end)
+    docs: list[str] = []
+    by_cik = {str(b["cik"]).zfill(10): b for _, b in banks.iterrows()}
+    styles: dict[str, _BankStyle] = {}
+    for row in schedule.itertuples(index=False):
+        style = styles.get(row.cik)
+        if style is None:
+            style = styles[row.cik] = _BankStyle(by_cik[row.cik], seed)
+        adoption = pd.Period(str(by_cik[row.cik]["adoption_quarter"]), freq="Q").start_time
+        docs.append(
+            _document(style, row.form, pd.Timestamp(row.report_date), adoption, target_bytes)
+        )
+    return schedule.assign(document=docs)
