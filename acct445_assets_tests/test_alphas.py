@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from research_inputs import sample_inputs
 
 from acct445_assets.research.alphas import portfolio_alphas, regress_on_models
 from acct445_assets.research.factor_models import FACTOR_MODELS
 from acct445_assets.research.portfolios import SPREAD, build_rebalance_universe, form_portfolios
+from acct445_assets_tests.research_inputs import sample_inputs
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 import pytest
-from research_inputs import sample_inputs
 
 from acct445_assets.research.did import (
     callaway_santanna,
@@ -11,6 +10,7 @@ from acct445_assets.research.did import (
     prepare_panel,
     twfe,
 )
+from acct445_assets_tests.research_inputs import sample_inputs
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from research_inputs import sample_inputs
 from scipy import stats
 
 from acct445_assets.research.event_study import event_study, returns_from_prices
+from acct445_assets_tests.research_inputs import sample_inputs
 
 N_DAYS = 40
 EST = (-25, -4)

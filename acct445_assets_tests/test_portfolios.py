@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from research_inputs import sample_inputs
 
 from acct445_assets.research.portfolios import (
     SPREAD,
@@ -9,6 +8,7 @@ from acct445_assets.research.portfolios import (
     build_rebalance_universe,
     form_portfolios,
 )
+from acct445_assets_tests.research_inputs import sample_inputs
 
 
 def _toy():

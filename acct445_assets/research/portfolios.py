@@ -143,18 +143,13 @@ def _wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     return frame.pivot(index="date", columns="cik", values="ret").sort_index()
 
 
-def form_portfolios(
+def weight_portfolios(
     universe: pd.DataFrame,
-    returns: pd.DataFrame,
     n_groups: int = 10,
     weighting: str = "equal",
-    cost_bps: float = 10.0,
-    nw_lags: int | None = None,
-    frequency: str = "quarterly",
     min_per_group: int = 3,
-) -> PortfolioResult:
-    """Quantile portfolios on ``universe`` (rebalance_universe contract) held with ``returns``
-    (``date, cik, ret`` daily simple returns, delisting returns already applied)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Groups and within-group weights at each rebalance date: (assignments, breakpoints, notes)."""
     if weighting not in ("equal", "value"):
         raise ValueError(f"weighting must be 'equal' or 'value', got {weighting!r}")
     assignments, breakpoints, notes = assign_groups(universe, n_groups, min_per_group)
@@ -174,7 +169,49 @@ def form_portfolios(
     assignments["weight"] = raw_weight / assignments.assign(w=raw_weight).groupby(
         ["rebalance_date", "group"]
     )["w"].transform("sum")
+    return assignments, breakpoints, notes
 
+
+def form_portfolios(
+    universe: pd.DataFrame,
+    returns: pd.DataFrame,
+    n_groups: int = 10,
+    weighting: str = "equal",
+    cost_bps: float = 10.0,
+    nw_lags: int | None = None,
+    frequency: str = "quarterly",
+    min_per_group: int = 3,
+) -> PortfolioResult:
+    """Quantile portfolios on ``universe`` (rebalance_universe contract) held with ``returns``
+    (``date, cik, ret`` daily simple returns, delisting returns already applied)."""
+    assignments, breakpoints, notes = weight_portfolios(
+        universe, n_groups, weighting, min_per_group
+    )
+    result = holding_returns(assignments, returns, cost_bps, nw_lags, frequency)
+    result.breakpoints = breakpoints
+    result.notes = notes + result.notes
+    result.params.update(n_groups=n_groups, weighting=weighting, min_per_group=min_per_group)
+    return result
+
+
+def holding_returns(
+    assignments: pd.DataFrame,
+    returns: pd.DataFrame,
+    cost_bps: float = 10.0,
+    nw_lags: int | None = None,
+    frequency: str = "quarterly",
+) -> PortfolioResult:
+    """Daily and holding-period returns of the groups in ``assignments`` (rebalance_date,
+    cik, group, weight, n_groups) and of their spread, with turnover and net returns."""
+    missing = [
+        c for c in ("rebalance_date", "cik", "group", "weight", "n_groups") if c not in assignments
+    ]
+    if missing:
+        raise ValueError(f"portfolio assignments lack columns {missing}")
+    if assignments.empty:
+        raise ValueError("portfolio assignments are empty")
+    assignments = assignments.assign(rebalance_date=pd.to_datetime(assignments["rebalance_date"]))
+    n_groups = int(assignments["n_groups"].max())
     wide = _wide_returns(returns)
     rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
     days = wide.index[wide.index > rebal[0]]
@@ -290,16 +327,13 @@ def form_portfolios(
         ignore_index=True,
     )
     params = {
-        "n_groups": n_groups,
-        "weighting": weighting,
         "cost_bps": cost_bps,
         "nw_lags": nw_lags,
         "frequency": frequency,
-        "min_per_group": min_per_group,
         "n_rebalance_dates": n_periods,
     }
     return PortfolioResult(
-        assignments, breakpoints, period_long, daily_long, summary, params, notes
+        assignments, pd.DataFrame(), period_long, daily_long, summary, params, []
     )
 
 
