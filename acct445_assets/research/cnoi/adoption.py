@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from .readability import split_sentences
+
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 DATE_RE = re.compile(
     rf"\b(?:{MONTHS})\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}/\d{{1,2}}/\d{{4}}\b", re.I
@@ -27,10 +29,8 @@ RULE_OTHER = "2023Q1"
 
 
 def _sentences(text: str) -> Iterable[str]:
-    for m in re.finditer(r"[^.;]+(?:[.;]|$)", text.replace("\n", " ")):
-        s = m.group(0).strip()
-        if s:
-            yield s
+    for sentence in split_sentences(" ".join(text.split())):
+        yield from (part for part in sentence.split(";") if part.strip())
 
 
 def find_adoption_date(text: str) -> pd.Timestamp | None:

@@ -1,0 +1,90 @@
+import pandas as pd
+import pytest
+
+from acct445_assets.research.cnoi.adoption import (
+    adoption_table,
+    find_adoption_date,
+    read_overrides,
+    rule_adoption_quarter,
+)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "On January 1, 2020, the Company adopted ASU 2016-13 using the modified retrospective approach.",
+            "2020-01-01",
+        ),
+        (
+            "Effective January 1, 2023, the Bank adopted ASC 326, Financial Instruments - Credit Losses.",
+            "2023-01-01",
+        ),
+        (
+            "The Company adopted the current expected credit loss (CECL) standard on 1/1/2021.",
+            "2021-01-01",
+        ),
+        (
+            "In accordance with the CARES Act, the Company delayed CECL. It adopted ASU No. 2016-13 as of October 1, 2020, retroactive to the beginning of the year.",
+            "2020-10-01",
+        ),
+    ],
+)
+def test_parses_past_tense_adoption_sentences(text, expected):
+    assert find_adoption_date(text) == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ASU 2016-13 (Topic 326) is effective for the Company on January 1, 2023.",
+        "The Company will adopt ASU 2016-13 on January 1, 2023 and expects an increase in the allowance.",
+        "ASU 2016-13 is effective for fiscal years beginning after December 15, 2022; the Company has not yet adopted it.",
+        "Deposits increased on March 31, 2023.",
+        "",
+    ],
+)
+def test_ignores_future_and_unrelated_sentences(text):
+    assert find_adoption_date(text) is None
+
+
+def test_rule_fallback_quarters():
+    assert rule_adoption_quarter(False) == "2020Q1"
+    assert rule_adoption_quarter(True) == "2023Q1"
+
+
+def test_table_priority_override_then_filing_then_rule():
+    banks = pd.DataFrame({"cik": ["1", "2", "3"], "smaller_reporting_company": [False, True, True]})
+    parsed = pd.DataFrame(
+        {
+            "cik": ["0000000002", "0000000002", "0000000003"],
+            "adoption_date": ["2023-01-01", "2023-04-01", "2023-01-01"],
+        }
+    )
+    overrides = pd.DataFrame({"cik": ["3"], "adoption_date": ["2021-01-01"]})
+    out = adoption_table(banks, parsed, overrides).set_index("cik")
+    assert out.loc["0000000001", ["adoption_quarter", "source"]].tolist() == ["2020Q1", "rule"]
+    assert out.loc["0000000002", ["adoption_quarter", "source"]].tolist() == [
+        "2023Q1",
+        "filing",
+    ]  # earliest stated
+    assert out.loc["0000000003", ["adoption_quarter", "source"]].tolist() == ["2021Q1", "override"]
+    assert out.loc["0000000001", "adoption_date"] == pd.Timestamp("2020-01-01")
+
+
+def test_override_file_errors_name_row_and_column(tmp_path):
+    good = tmp_path / "cecl_adoption.csv"
+    good.write_text("cik,adoption_date\n12345,2020-01-01\n")
+    assert read_overrides(good).loc[0, "cik"] == "0000012345"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cik,adoption_date\n12345,2020-01-01\n678,not a date\n")
+    with pytest.raises(
+        ValueError, match=r"bad.csv: row 3, column adoption_date: cannot parse date 'not a date'"
+    ):
+        read_overrides(bad)
+    missing = tmp_path / "missing.csv"
+    missing.write_text("cik,date\n1,2020-01-01\n")
+    with pytest.raises(
+        ValueError, match=r"missing.csv: missing required column\(s\) adoption_date"
+    ):
+        read_overrides(missing)
