@@ -9,6 +9,7 @@ from dagster import (
 
 from .assets import ASSET_MODULES
 from .resources import build_resources
+from .schedules import jobs, schedules
 from .settings import load_settings
 
 settings = load_settings()
@@ -17,6 +18,8 @@ defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),
     asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
     resources=build_resources(settings),
+    jobs=jobs,
+    schedules=schedules,
     # One embedded DuckDB file takes one writer at a time, and a subprocess per step costs
     # a full re-import; steps of a run therefore share one process.
     executor=in_process_executor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -145,3 +146,37 @@ def test_days_already_run_are_not_requested_again():
 def test_naive_tick_time_is_rejected():
     with pytest.raises(ValueError, match="no timezone"):
         session_of_tick(dt.datetime(2026, 7, 2, 18))
+
+
+def test_daily_job_targets_bank_prices_and_everything_downstream():
+    from dagster import AssetKey
+
+    from acct445_assets.definitions import defs
+
+    job = defs.resolve_job_def("daily_bank_prices")
+    selected = set(job.asset_layer.executable_asset_keys)
+    graph = defs.resolve_asset_graph()
+    expected = {AssetKey(["raw", "bank_prices"])}
+    frontier = list(expected)
+    while frontier:
+        key = frontier.pop()
+        for child in graph.get(key).child_keys:
+            if child not in expected and graph.get(child).is_executable:
+                expected.add(child)
+                frontier.append(child)
+    assert selected == expected
+    assert job.partitions_def is not None
+    assert {s.name for s in defs.schedules} >= {"daily_bank_prices_schedule"}
+
+
+def test_local_and_deployment_instances_share_the_run_policy():
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    local = yaml.safe_load((repo / "dagster.yaml").read_text())
+    deploy = yaml.safe_load((repo / "deploy" / "dagster.yaml").read_text())
+    for section in ("concurrency", "run_retries", "run_monitoring", "scheduler", "run_coordinator"):
+        assert local[section] == deploy[section], section
+    assert local["concurrency"]["runs"]["max_concurrent_runs"] == 1
+    assert "run_queue" not in local and "config" not in local["run_coordinator"]
+    assert deploy["run_launcher"]["class"] == "DockerRunLauncher"

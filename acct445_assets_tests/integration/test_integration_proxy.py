@@ -1,0 +1,282 @@
+"""The auth proxy in front of the read-only and the full webserver."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+import websocket
+from conftest import OPERATOR, PROBE_LOCATION, PROJECT_LOCATION, REPO, VIEWER, basic_auth, http
+
+pytestmark = pytest.mark.integration
+
+LAUNCH = """
+mutation Launch($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def probe_params(seconds: float = 0.5) -> dict:
+    return {
+        "executionParams": {
+            "selector": {
+                "repositoryLocationName": PROBE_LOCATION,
+                "repositoryName": "__repository__",
+                "jobName": "queue_probe",
+            },
+            "runConfigData": {"ops": {"hold_the_slot": {"config": {"seconds": seconds}}}},
+        }
+    }
+
+
+@pytest.fixture(scope="module")
+def static_file(stack) -> str:
+    """A static asset of the UI, found in the page the webserver serves."""
+    page = http("GET", f"http://127.0.0.1:{stack.viewer_port}/").body.decode()
+    paths = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css|png|svg|ico))"', page)
+    assert paths, page[:500]
+    return paths[0]
+
+
+def protected_requests(static_file: str) -> list[tuple[str, str, dict, bytes | None]]:
+    json_post = {"Content-Type": "application/json"}
+    body = json.dumps({"query": "{ version }"}).encode()
+    return [
+        ("GET", "/", {}, None),
+        ("GET", "/asset-groups", {}, None),
+        ("GET", "/runs", {}, None),
+        ("GET", "/server_info", {}, None),
+        ("GET", static_file, {}, None),
+        ("GET", "/graphql", {}, None),
+        ("POST", "/graphql", json_post, body),
+        ("GET", "/no/such/page", {}, None),
+        ("GET", "/operator", {}, None),
+        ("GET", "/operator/", {}, None),
+        ("GET", "/operator/server_info", {}, None),
+        ("GET", "/operator" + static_file, {}, None),
+        ("POST", "/operator/graphql", json_post, body),
+    ]
+
+
+def test_every_route_needs_a_login(stack, static_file):
+    wrong = (VIEWER[0], "not-the-password")
+    for method, path, headers, body in protected_requests(static_file):
+        anonymous = http(method, stack.proxy + path, headers=headers, body=body)
+        assert anonymous.status == 401, (method, path, anonymous.status)
+        assert anonymous.headers.get("WWW-Authenticate", "").startswith("Basic"), path
+        assert b"dagster" not in anonymous.body.lower(), path
+        assert (
+            http(method, stack.proxy + path, user=wrong, headers=headers, body=body).status == 401
+        )
+
+
+def test_viewer_reads_the_read_only_ui_but_not_the_operator_one(stack, static_file):
+    for path in ("/", "/server_info", static_file):
+        reply = http("GET", stack.proxy + path, user=VIEWER)
+        assert reply.status == 200, path
+    version = stack.graphql("/graphql", "{ version }", user=VIEWER)
+    assert version.status == 200 and version.json()["data"]["version"]
+    for path in ("/operator/", "/operator/server_info"):
+        assert http("GET", stack.proxy + path, user=VIEWER).status == 401, path
+    assert stack.graphql("/operator/graphql", "{ version }", user=VIEWER).status == 401
+
+
+def test_operator_reads_both(stack):
+    assert http("GET", stack.proxy + "/", user=OPERATOR).status == 200
+    assert http("GET", stack.proxy + "/operator/server_info", user=OPERATOR).status == 200
+    reply = http("GET", stack.proxy + "/operator", user=OPERATOR)
+    assert reply.status == 200 and b"<html" in reply.body.lower()  # followed the redirect
+
+
+def test_security_headers_on_every_answer(stack):
+    for user in (None, VIEWER):
+        reply = http("GET", stack.proxy + "/", user=user)
+        assert reply.headers["X-Frame-Options"] == "DENY"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        # The webserver sends its own policy too; a browser enforces both.
+        assert "frame-ancestors 'none'" in reply.headers.get_all("Content-Security-Policy")
+        assert reply.headers["Server"] == "nginx"  # no version
+
+
+def _runs_of_probe(stack) -> list:
+    from dagster import RunsFilter
+
+    with stack.instance() as instance:
+        return instance.get_runs(RunsFilter(job_name="queue_probe"))
+
+
+def test_viewer_mutation_is_refused(stack):
+    before = len(_runs_of_probe(stack))
+    reply = stack.graphql("/graphql", LAUNCH, probe_params(), user=VIEWER)
+    assert reply.status == 200
+    assert reply.json()["data"]["launchRun"]["__typename"] == "UnauthorizedError"
+    assert len(_runs_of_probe(stack)) == before
+
+
+def test_operator_launches_a_run_that_succeeds(stack):
+    reply = stack.graphql("/operator/graphql", LAUNCH, probe_params(0.5), user=OPERATOR)
+    result = reply.json()["data"]["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["runId"]
+    status_query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+    deadline = time.monotonic() + 180
+    status = None
+    while time.monotonic() < deadline:
+        status = stack.graphql("/graphql", status_query, {"id": run_id}, user=VIEWER).json()
+        status = status["data"]["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert status == "SUCCESS"
+
+
+@pytest.mark.parametrize("path,user", [("/graphql", VIEWER), ("/operator/graphql", OPERATOR)])
+def test_graphql_mutation_by_get_or_non_json_post_is_refused(stack, path, user):
+    before = len(_runs_of_probe(stack))
+    query = urllib.parse.urlencode(
+        {"query": LAUNCH, "variables": json.dumps(probe_params())}, quote_via=urllib.parse.quote
+    )
+    assert http("GET", f"{stack.proxy}{path}?{query}", user=user).status == 405
+    payload = json.dumps({"query": LAUNCH, "variables": probe_params()}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        reply = http(
+            "POST",
+            stack.proxy + path,
+            user=user,
+            headers={"Content-Type": content_type},
+            body=payload,
+        )
+        assert reply.status == 415, content_type
+    assert http("POST", stack.proxy + path, user=user, body=payload).status == 415  # no type
+    foreign = {"Content-Type": "application/json", "Origin": "http://attacker.example"}
+    assert http("POST", stack.proxy + path, user=user, headers=foreign, body=payload).status == 403
+    assert http("PUT", stack.proxy + path, user=user, body=payload).status == 405
+    same_origin = {"Content-Type": "application/json; charset=utf-8", "Origin": stack.proxy}
+    reply = http(
+        "POST", stack.proxy + path, user=user, headers=same_origin, body=b'{"query": "{ version }"}'
+    )
+    assert reply.status == 200 and reply.json()["data"]["version"]
+    time.sleep(2)  # a launched run would be queued by now
+    assert len(_runs_of_probe(stack)) == before
+
+
+def _ws_url(stack, path: str) -> str:
+    return f"ws://127.0.0.1:{stack.proxy_port}{path}"
+
+
+@pytest.mark.parametrize("path,user", [("/graphql", VIEWER), ("/operator/graphql", OPERATOR)])
+def test_websocket_upgrade_through_the_proxy(stack, path, user):
+    connection = websocket.create_connection(
+        _ws_url(stack, path),
+        header=[f"Authorization: {basic_auth(user)}"],
+        subprotocols=["graphql-ws"],
+        origin=stack.proxy,
+        timeout=30,
+    )
+    try:
+        connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(connection.recv())["type"] == "connection_ack"
+        subscription = "subscription { locationStateChangeEvents { event { eventType } } }"
+        connection.send(
+            json.dumps({"id": "1", "type": "start", "payload": {"query": subscription}})
+        )
+        connection.settimeout(2)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            # A subscription that is accepted stays open and silent until a location changes.
+            message = json.loads(connection.recv())
+            pytest.fail(f"unexpected message on an idle subscription: {message}")
+    finally:
+        connection.close()
+
+
+def test_websocket_without_login_or_from_a_foreign_origin_is_refused(stack):
+    with pytest.raises(websocket.WebSocketBadStatusException) as anonymous:
+        websocket.create_connection(
+            _ws_url(stack, "/graphql"), subprotocols=["graphql-ws"], timeout=10
+        )
+    assert anonymous.value.status_code == 401
+    with pytest.raises(websocket.WebSocketBadStatusException) as foreign:
+        websocket.create_connection(
+            _ws_url(stack, "/graphql"),
+            header=[f"Authorization: {basic_auth(VIEWER)}"],
+            subprotocols=["graphql-ws"],
+            origin="http://attacker.example",
+            timeout=10,
+        )
+    assert foreign.value.status_code == 403
+    with pytest.raises(websocket.WebSocketBadStatusException) as viewer_on_operator:
+        websocket.create_connection(
+            _ws_url(stack, "/operator/graphql"),
+            header=[f"Authorization: {basic_auth(VIEWER)}"],
+            subprotocols=["graphql-ws"],
+            timeout=10,
+        )
+    assert viewer_on_operator.value.status_code == 401
+
+
+def test_daily_schedule_is_loaded_and_running_by_default(stack):
+    query = """query($selector: ScheduleSelector!) { scheduleOrError(scheduleSelector: $selector) {
+      __typename ... on Schedule { cronSchedule executionTimezone scheduleState { status } } } }"""
+    selector = {
+        "repositoryLocationName": PROJECT_LOCATION,
+        "repositoryName": "__repository__",
+        "scheduleName": "daily_bank_prices_schedule",
+    }
+    schedule = stack.graphql("/graphql", query, {"selector": selector}, user=VIEWER).json()
+    schedule = schedule["data"]["scheduleOrError"]
+    assert schedule["__typename"] == "Schedule", schedule
+    assert schedule["cronSchedule"] == "0 18 * * 1-5"
+    assert schedule["executionTimezone"] == "America/New_York"
+    assert schedule["scheduleState"]["status"] == "RUNNING"
+
+
+def test_login_attempts_are_rate_limited(stack):
+    statuses = [http("GET", stack.proxy + "/server_info").status for _ in range(250)]
+    assert set(statuses) <= {401, 429}
+    assert statuses[0] == 401 and statuses.count(429) > 0
+    time.sleep(3)  # let the bucket refill for the other tests
+    assert http("GET", stack.proxy + "/server_info", user=VIEWER).status == 200
+
+
+@pytest.mark.parametrize(
+    "files,message",
+    [
+        ({}, "viewers.htpasswd is missing"),
+        ({"viewers.htpasswd": "", "operators.htpasswd": ""}, "has no users"),
+        ({"viewers.htpasswd": "vera:plaintext\n", "operators.htpasswd": "x:y\n"}, "only bcrypt"),
+        (
+            {
+                "viewers.htpasswd": "vera:$apr1$abcdefgh$0123456789abcdefghijkl\n",
+                "operators.htpasswd": "",
+            },
+            "only bcrypt",
+        ),
+    ],
+)
+def test_proxy_refuses_to_start_without_bcrypt_logins(tmp_path, files, message):
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    result = subprocess.run(
+        [str(REPO / "deploy" / "nginx" / "entrypoint.sh")],
+        env={
+            "PATH": "/usr/sbin:/usr/bin:/bin",
+            "HTPASSWD_DIR": str(tmp_path),
+            "PROXY_RUNTIME_DIR": str(tmp_path / "run"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert "refusing to start without logins" in result.stderr
+    assert not (tmp_path / "run" / "nginx.conf").exists()
