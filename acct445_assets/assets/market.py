@@ -1,6 +1,7 @@
 """Group `market`: factors, benchmarks, the bank universe and daily bank prices (schema `raw`)."""
 
 import pandas as pd
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -38,18 +39,26 @@ trading_day_partitions = TimeWindowPartitionsDefinition(
 )
 
 
+def as_date(values) -> pd.Series:
+    """Naive dates that DuckDB stores as DATE (pandas datetimes would become TIMESTAMP)."""
+    return pd.Series(pd.to_datetime(values)).dt.normalize().astype(pd.ArrowDtype(pa.date32()))
+
+
+def date_range(values) -> str:
+    dates = pd.to_datetime(pd.Series(values).astype("datetime64[ns]"))
+    return f"{dates.min().date()} .. {dates.max().date()}" if len(dates) else "empty"
+
+
 def _factor_frame(data) -> pd.DataFrame:
     frame = data.frame.reset_index()
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame["date"] = as_date(frame["date"])
     return frame[["date", *FACTOR_COLUMNS]]
 
 
 def _factor_metadata(frame: pd.DataFrame, meta: dict) -> dict:
     return {
         "dagster/row_count": len(frame),
-        "date_range": f"{frame['date'].min().date()} .. {frame['date'].max().date()}"
-        if len(frame)
-        else "empty",
+        "date_range": date_range(frame["date"]),
         "units": "percent (as published by Ken French)",
         "source": meta.get("source", "?"),
         "vintage": str(meta.get("vintage", "unknown")),
@@ -86,7 +95,7 @@ def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
         metadata={
             "dagster/row_count": len(frame),
             "tickers": ", ".join(sorted(frame["ticker"].unique())),
-            "date_range": f"{frame['date'].min().date()} .. {frame['date'].max().date()}",
+            "date_range": date_range(frame["date"]),
         },
     )
 
@@ -95,6 +104,10 @@ def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
 def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     """Banks under study: CIK, ticker, name, SIC, smaller-reporting flag, shares, listing span."""
     frame = price_source.universe()
+    frame = frame.assign(
+        first_date=as_date(frame["first_date"]).to_numpy(),
+        last_date=as_date(frame["last_date"]).to_numpy(),
+    )
     return Output(
         frame,
         metadata={
@@ -132,6 +145,7 @@ def bank_prices(
     shares = bank_universe.drop_duplicates("ticker").set_index("ticker")["shares_outstanding"]
     frame["shares_outstanding"] = frame["shares_outstanding"].fillna(frame["ticker"].map(shares))
     frame = frame[PRICE_COLUMNS].sort_values(["date", "ticker"]).reset_index(drop=True)
+    frame["date"] = as_date(frame["date"]).to_numpy()
     if batch.missing:
         context.log.warning(f"no price data for {len(batch.missing)} ticker(s): {batch.missing}")
     return Output(

@@ -24,7 +24,11 @@ def _row(frame: pd.DataFrame, pos: int, csv: bool) -> int:
 def read_price_file(path: Path) -> pd.DataFrame:
     csv = path.suffix.lower() == ".csv"
     try:
-        frame = pd.read_csv(path, dtype={"ticker": str}) if csv else pd.read_parquet(path)
+        frame = (
+            pd.read_csv(path, dtype={"ticker": str}, keep_default_na=False, na_values=[""])
+            if csv
+            else pd.read_parquet(path)
+        )
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a file-level error
         raise PriceFileError(f"{path}: cannot be read: {exc}") from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -60,7 +64,12 @@ def validate_prices(frame: pd.DataFrame, name: str, csv: bool = True) -> pd.Data
             )
         numeric[col] = values
     close = numeric["adj_close"]
-    bad = np.flatnonzero((close.isna() | (close <= 0)).to_numpy())
+    bad = np.flatnonzero(close.isna().to_numpy())
+    if len(bad):
+        raise PriceFileError(
+            f"{name}: row {_row(frame, bad[0], csv)}, column adj_close: missing price"
+        )
+    bad = np.flatnonzero((close <= 0).to_numpy())
     if len(bad):
         raise PriceFileError(
             f"{name}: row {_row(frame, bad[0], csv)}, column adj_close: price must be positive, got {frame['adj_close'].iloc[bad[0]]!r}"

@@ -1,0 +1,30 @@
+import pytest
+
+from acct445_assets.settings import SettingsError, load_settings
+
+
+def test_default_is_sample_with_warehouse_under_data(tmp_path):
+    s = load_settings({"ACCT445_HOME": str(tmp_path)})
+    assert s.source == "sample"
+    assert s.warehouse == tmp_path / "warehouse.duckdb"
+
+
+def test_unknown_source_is_a_clear_error():
+    with pytest.raises(
+        SettingsError, match="ACCT445_SOURCE='csv' is not one of sample, files, live"
+    ):
+        load_settings({"ACCT445_SOURCE": "csv"})
+
+
+def test_files_needs_an_existing_directory(tmp_path):
+    with pytest.raises(SettingsError, match="needs ACCT445_DATA_DIR"):
+        load_settings({"ACCT445_SOURCE": "files"})
+    with pytest.raises(SettingsError, match="is not a directory"):
+        load_settings({"ACCT445_SOURCE": "files", "ACCT445_DATA_DIR": str(tmp_path / "nope")})
+    s = load_settings({"ACCT445_SOURCE": "files", "ACCT445_DATA_DIR": str(tmp_path)})
+    assert s.data_dir == tmp_path
+
+
+def test_explicit_warehouse_path(tmp_path):
+    s = load_settings({"ACCT445_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    assert s.warehouse == tmp_path / "w.duckdb"
