@@ -148,7 +148,7 @@ def test_file_price_source_universe_and_benchmarks(tmp_path):
 def test_bad_price_files_name_file_row_and_column(tmp_path, edit, message):
     base = pd.DataFrame(
         {
-            "date": ["2023-03-0%d" % d for d in range(1, 9)],
+            "date": [f"2023-03-0{d}" for d in range(1, 9)],
             "ticker": "AAA",
             "adj_close": np.arange(1.0, 9.0),
         }
@@ -209,3 +209,124 @@ def test_ken_french_live_source_downloads_through_pandas_datareader(tmp_path):
         data.metadata["sha256"]["F-F_Momentum_Factor_daily"] == hashlib.sha256(mom_zip).hexdigest()
     )
     assert "downloaded_at" in data.metadata
+
+
+class _EdgarHandler(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, object] = {}
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        import json
+
+        body = self.routes.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body or {}).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def edgar_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EdgarHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def _edgar_routes():
+    def submissions(name, sic, category):
+        return {"name": name, "sic": sic, "category": category, "filings": {"recent": {}}}
+
+    def facts(rows):
+        return {
+            "facts": {"dei": {"EntityCommonStockSharesOutstanding": {"units": {"shares": rows}}}}
+        }
+
+    return {
+        "/files/company_tickers.json": {
+            "0": {"cik_str": 19617, "ticker": "JPM", "title": "JPMORGAN CHASE & CO"},
+            "1": {"cik_str": 1000001, "ticker": "TINY", "title": "Tiny Bancorp"},
+            "2": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."},
+        },
+        "/submissions/CIK0000019617.json": submissions(
+            "JPMORGAN CHASE & CO", "6021", "Large accelerated filer"
+        ),
+        "/submissions/CIK0001000001.json": submissions(
+            "Tiny Bancorp", "6022", "Non-accelerated filer<br>Smaller reporting company"
+        ),
+        "/submissions/CIK0000320193.json": submissions(
+            "Apple Inc.", "3571", "Large accelerated filer"
+        ),
+        "/api/xbrl/companyfacts/CIK0000019617.json": facts(
+            [
+                {
+                    "end": "2022-12-31",
+                    "val": 2_900_000_000,
+                    "filed": "2023-02-21",
+                    "form": "10-K",
+                    "accn": "a1",
+                },
+                {
+                    "end": "2023-03-31",
+                    "val": 2_800_000_000,
+                    "filed": "2023-05-03",
+                    "form": "10-Q",
+                    "accn": "a2",
+                },
+            ]
+        ),
+    }
+
+
+def _edgar_client(base, tmp_path):
+    from acct445_assets.resources.edgar import EdgarClient
+
+    return EdgarClient(
+        user_agent="acct445 tests test@example.org",
+        data_base_url=base,
+        tickers_url=f"{base}/files/company_tickers.json",
+        cache_dir=str(tmp_path / "edgar"),
+        max_retries=0,
+    )
+
+
+def test_live_curated_universe_resolves_ciks_and_profiles_through_edgar(edgar_server, tmp_path):
+    _EdgarHandler.routes = _edgar_routes()
+    source = YahooPriceSource(tickers=["JPM", "NOPE"], edgar=_edgar_client(edgar_server, tmp_path))
+    with pytest.warns(UserWarning, match=r"no CIK for \['NOPE'\]"):
+        universe = source.universe()
+    jpm = universe.set_index("ticker").loc["JPM"]
+    assert (
+        jpm["cik"] == "0000019617" and jpm["sic"] == 6021 and jpm["name"] == "JPMORGAN CHASE & CO"
+    )
+    assert not jpm["smaller_reporting_company"]
+
+
+def test_live_all_universe_keeps_bank_sic_registrants(edgar_server, tmp_path):
+    _EdgarHandler.routes = _edgar_routes()
+    universe = YahooPriceSource(
+        universe_mode="all", edgar=_edgar_client(edgar_server, tmp_path)
+    ).universe()
+    assert sorted(universe["ticker"]) == ["JPM", "TINY"]
+    assert bool(universe.set_index("ticker").loc["TINY", "smaller_reporting_company"]) is True
+
+
+def test_live_shares_are_point_in_time_by_filing_date(edgar_server, tmp_path, monkeypatch):
+    import yfinance
+
+    _EdgarHandler.routes = _edgar_routes()
+    dates = ("2023-02-17", "2023-02-21", "2023-05-02", "2023-05-03")
+    monkeypatch.setattr(
+        yfinance, "download", lambda tickers, **k: yahoo_frame(list(tickers), dates=dates)
+    )
+    source = YahooPriceSource(edgar=_edgar_client(edgar_server, tmp_path))
+    batch = source.prices("2023-02-01", "2023-05-31", ["JPM"], ciks={"JPM": "0000019617"})
+    shares = batch.frame.set_index("date")["shares_outstanding"]
+    assert np.isnan(shares.loc["2023-02-17"])  # nothing filed yet
+    assert shares.loc["2023-02-21"] == 2_900_000_000
+    assert (
+        shares.loc["2023-05-02"] == 2_900_000_000
+    )  # the 10-Q value is not known until it is filed
+    assert shares.loc["2023-05-03"] == 2_800_000_000

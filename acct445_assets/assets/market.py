@@ -137,7 +137,9 @@ def bank_prices(
     first = pd.Timestamp(window.start.date())
     last = pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
     tickers = bank_universe["ticker"].dropna().astype(str).tolist()
-    batch = price_source.prices(str(first.date()), str(last.date()), tickers)
+    universe = bank_universe.dropna(subset=["ticker"]).drop_duplicates("ticker")
+    ciks = dict(zip(universe["ticker"].astype(str), universe["cik"], strict=True))
+    batch = price_source.prices(str(first.date()), str(last.date()), tickers, ciks=ciks)
     frame = batch.frame
     frame = frame[frame["date"].isin(trading_days(first, last))]
     ciks = bank_universe.drop_duplicates("ticker").set_index("ticker")["cik"]

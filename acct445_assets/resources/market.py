@@ -24,6 +24,7 @@ from ..research import kenfrench
 from ..research.calendar import trading_days
 from ..research.prices import BENCHMARK_TICKERS, PriceFileError, read_cik_tickers, read_price_file
 from ..research.sample import FACTOR_COLUMNS, monthly_from_daily
+from .edgar import EdgarClient
 from .sample_store import load_sample_universe
 
 UNIVERSE_COLUMNS = [
@@ -211,7 +212,9 @@ class PriceSource(ConfigurableResource):
     def universe(self) -> pd.DataFrame:
         raise NotImplementedError
 
-    def prices(self, start: str, end: str, tickers: list[str]) -> PriceBatch:
+    def prices(
+        self, start: str, end: str, tickers: list[str], ciks: dict[str, str] | None = None
+    ) -> PriceBatch:
         raise NotImplementedError
 
     def benchmarks(self, start: str, end: str) -> pd.DataFrame:
@@ -227,7 +230,7 @@ class SamplePriceSource(PriceSource, _SampleConfigMixin):
     def universe(self) -> pd.DataFrame:
         return self.universe_data().banks[UNIVERSE_COLUMNS].copy()
 
-    def prices(self, start, end, tickers) -> PriceBatch:
+    def prices(self, start, end, tickers, ciks=None) -> PriceBatch:
         prices = self.universe_data().prices
         frame = _between(prices, start, end)
         frame = frame[frame["ticker"].isin(tickers)]
@@ -283,7 +286,7 @@ class FilePriceSource(PriceSource):
         out["smaller_reporting_company"] = pd.NA
         return out[UNIVERSE_COLUMNS]
 
-    def prices(self, start, end, tickers) -> PriceBatch:
+    def prices(self, start, end, tickers, ciks=None) -> PriceBatch:
         frame = _between(self._all_prices(), start, end)
         frame = frame[frame["ticker"].isin(tickers)]
         missing = sorted(set(tickers) - set(frame["ticker"]))
@@ -341,10 +344,35 @@ def yahoo_long_frame(wide: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
     return long
 
 
+BANK_SICS = {6021, 6022, 6035, 6036}
+
+
+def shares_as_of(prices: pd.DataFrame, shares: pd.DataFrame) -> pd.Series:
+    """Shares outstanding known on each price date: the latest XBRL value *filed* by then."""
+    if shares.empty:
+        return pd.Series(np.nan, index=prices.index)
+    left = prices[["cik", "date"]].reset_index().sort_values("date")
+    right = (
+        shares.dropna(subset=["filed", "shares_outstanding"])
+        .sort_values("filed")[["cik", "filed", "shares_outstanding"]]
+        .rename(columns={"filed": "date"})
+    )
+    right["date"] = pd.to_datetime(right["date"])
+    merged = pd.merge_asof(left, right, on="date", by="cik", direction="backward")
+    return merged.set_index("index")["shares_outstanding"].reindex(prices.index)
+
+
 class YahooPriceSource(PriceSource):
-    """Prices from Yahoo via `yfinance.download` (auto-adjusted), in batches with backoff."""
+    """Prices from Yahoo via `yfinance.download` (auto-adjusted), in batches with backoff.
+
+    The universe is a curated list of listed banks (or, with `universe_mode="all"`, every
+    EDGAR registrant with a bank SIC code and a listed ticker); CIKs, names, SIC codes and
+    shares outstanding come from EDGAR when an `edgar` client is configured.
+    """
 
     tickers: list[str] = []  # empty: the curated list in acct445_assets/data/live_universe.csv
+    universe_mode: str = "curated"  # curated | all
+    edgar: EdgarClient | None = None
     batch_size: int = 50
     max_retries: int = 5
     backoff_seconds: float = 2.0
@@ -357,19 +385,62 @@ class YahooPriceSource(PriceSource):
             frame = pd.concat(
                 [frame[frame["ticker"].isin(wanted)], pd.DataFrame({"ticker": extra})]
             )
-        return frame
+        return frame.reset_index(drop=True)
+
+    def _profile(self, cik: str) -> dict:
+        data = self.edgar.request(f"{self.edgar.data_base_url}/submissions/CIK{cik}.json")
+        category = str(data.get("category") or "")
+        return {
+            "cik": cik,
+            "name": data.get("name"),
+            "sic": pd.to_numeric(data.get("sic"), errors="coerce"),
+            "smaller_reporting_company": "smaller reporting company" in category.lower(),
+        }
 
     def universe(self) -> pd.DataFrame:
-        frame = self._curated()
+        if self.universe_mode not in ("curated", "all"):
+            raise ValueError(f"universe_mode={self.universe_mode!r}: use 'curated' or 'all'")
+        if self.universe_mode == "all" and self.edgar is None:
+            raise ValueError("universe_mode='all' needs an EDGAR client (SEC_USER_AGENT)")
+        if self.universe_mode == "all":
+            listed = self.edgar.company_tickers().drop_duplicates("cik")
+            profiles = pd.DataFrame([self._profile(c) for c in listed["cik"]])
+            banks = profiles[profiles["sic"].isin(BANK_SICS)]
+            frame = banks.merge(listed[["cik", "ticker"]], on="cik")
+        else:
+            frame = self._curated()
+            cik = frame.get("cik", pd.Series(pd.NA, index=frame.index))
+            frame["cik"] = cik.map(
+                lambda c: f"{int(c):010d}" if pd.notna(c) and str(c).strip() else pd.NA
+            )
+            if self.edgar is not None:
+                listed = (
+                    self.edgar.company_tickers()
+                    .drop_duplicates("ticker")
+                    .set_index("ticker")["cik"]
+                )
+                frame["cik"] = frame["ticker"].map(listed).fillna(frame["cik"])
+                known = frame["cik"].dropna().unique()
+                profiles = (
+                    pd.DataFrame([self._profile(c) for c in known])
+                    if len(known)
+                    else pd.DataFrame(columns=["cik"])
+                )
+                frame = frame.drop(columns=[c for c in ("name", "sic") if c in frame]).merge(
+                    profiles, on="cik", how="left"
+                )
+            unresolved = frame.loc[frame["cik"].isna(), "ticker"].tolist()
+            if unresolved:
+                warnings.warn(
+                    f"no CIK for {unresolved}: kept for prices, without filings", stacklevel=2
+                )
         out = pd.DataFrame(
             {
-                "cik": frame.get("cik", pd.Series(dtype=str)).map(
-                    lambda c: f"{int(c):010d}" if pd.notna(c) and str(c).strip() else pd.NA
-                ),
+                "cik": frame["cik"],
                 "ticker": frame["ticker"],
-                "name": frame.get("name", frame["ticker"]),
-                "sic": pd.to_numeric(frame.get("sic"), errors="coerce"),
-                "smaller_reporting_company": pd.NA,
+                "name": frame["name"] if "name" in frame else frame["ticker"],
+                "sic": pd.to_numeric(frame["sic"], errors="coerce") if "sic" in frame else np.nan,
+                "smaller_reporting_company": frame.get("smaller_reporting_company", pd.NA),
                 "shares_outstanding": np.nan,
                 "first_date": pd.NaT,
                 "last_date": pd.NaT,
@@ -415,10 +486,21 @@ class YahooPriceSource(PriceSource):
             warnings.warn(f"yfinance returned no data for {missing}", stacklevel=2)
         return PriceBatch(frame, missing, {"source": "live", "provider": "yfinance"})
 
-    def prices(self, start, end, tickers) -> PriceBatch:
+    def prices(self, start, end, tickers, ciks: dict[str, str] | None = None) -> PriceBatch:
         batch = self._fetch(list(tickers), start, end)
-        batch.frame["shares_outstanding"] = np.nan
-        batch.frame["delisted"] = False
+        frame = batch.frame
+        frame["shares_outstanding"] = np.nan
+        frame["delisted"] = False
+        if self.edgar is not None and ciks:
+            frame["cik"] = frame["ticker"].map(ciks)
+            wanted = sorted({c for c in frame["cik"].dropna()})
+            shares = (
+                pd.concat([self.edgar.shares_outstanding(c) for c in wanted])
+                if wanted
+                else pd.DataFrame()
+            )
+            frame["shares_outstanding"] = shares_as_of(frame, shares)
+            batch.frame = frame.drop(columns="cik")
         return batch
 
     def benchmarks(self, start, end) -> pd.DataFrame:
