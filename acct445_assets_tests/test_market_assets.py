@@ -62,7 +62,7 @@ def _materialize_all(resources, first, last, instance=None):
 
 def test_sample_source_materializes_the_market_group(tmp_path):
     db = tmp_path / "w.duckdb"
-    cfg = dict(n_banks=6, start="2022-11-01", end="2023-06-30")
+    cfg = dict(n_banks=6, start="2022-11-01", end="2023-06-30", sample_dir=str(tmp_path / "sample"))
     ingest, prices = _materialize_all(
         _resources(db, SampleFactorSource(**cfg), SamplePriceSource(**cfg)),
         "2022-11-01",
@@ -95,6 +95,15 @@ def test_sample_source_materializes_the_market_group(tmp_path):
     assert len(delisted) == 3  # the three failing banks of the sample
     meta = prices.asset_materializations_for_node("raw__bank_prices")[0].metadata
     assert meta["tickers_with_data"].value == 6
+    truth_path = (
+        ingest.asset_materializations_for_node("raw__bank_universe")[0]
+        .metadata["truth_record"]
+        .value
+    )
+    import json
+
+    truth = json.loads(open(truth_path).read())
+    assert truth["config"]["n_banks"] == 6 and len(truth["latent_opacity"]) == 6
 
 
 def test_files_source_and_bad_input_keeps_previous_data(tmp_path):

@@ -115,6 +115,7 @@ def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
             "banks_without_cik": int(frame["cik"].isna().sum()),
             "delisted": int(frame["delisted"].fillna(False).astype(bool).sum()),
             "tickers": MetadataValue.text(", ".join(frame["ticker"].astype(str))),
+            **{k: MetadataValue.text(str(v)) for k, v in price_source.provenance().items()},
         },
     )
 

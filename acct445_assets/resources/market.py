@@ -25,7 +25,7 @@ from ..research.calendar import trading_days
 from ..research.prices import BENCHMARK_TICKERS, PriceFileError, read_cik_tickers, read_price_file
 from ..research.sample import FACTOR_COLUMNS, monthly_from_daily
 from .edgar import EdgarClient
-from .sample_store import load_sample_universe
+from .sample_store import load_sample_universe, write_truth
 
 UNIVERSE_COLUMNS = [
     "cik",
@@ -70,6 +70,7 @@ class _SampleConfigMixin(ConfigurableResource):
     n_banks: int = int(_SAMPLE.get("n_banks", 60))
     start: str = str(_SAMPLE.get("start", "2018-01-01"))
     end: str = str(_SAMPLE.get("end", "2025-12-31"))
+    sample_dir: str = "data/sample"
 
     def universe_data(self):
         return load_sample_universe(self.seed, self.n_banks, self.start, self.end)
@@ -209,6 +210,9 @@ class KenFrenchFactorSource(FactorSource):
 class PriceSource(ConfigurableResource):
     """Bank universe, daily adjusted closes, and the SPY/KRE benchmarks."""
 
+    def provenance(self) -> dict:
+        return {}
+
     def universe(self) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -227,6 +231,10 @@ def _between(frame: pd.DataFrame, start, end) -> pd.DataFrame:
 
 
 class SamplePriceSource(PriceSource, _SampleConfigMixin):
+    def provenance(self) -> dict:
+        truth = write_truth(self.universe_data(), Path(self.sample_dir))
+        return {**self.sample_metadata(), "truth_record": str(truth)}
+
     def universe(self) -> pd.DataFrame:
         return self.universe_data().banks[UNIVERSE_COLUMNS].copy()
 
