@@ -37,3 +37,32 @@ format:
 
 clean:  ## remove generated data, Dagster storage and build artefacts (not results/)
 	rm -rf data .dagster .pytest_cache .ruff_cache acct445_assets/dbt_project/target acct445_assets/dbt_project/logs
+
+# ---- operations (issue 6): the image, the compose stack, the proxy logins ---------------
+IMAGE ?= acct445-assets:latest
+IMAGE_MAX_MB ?= 700
+COMPOSE ?= docker compose
+DOCKER_SOCKET ?= /var/run/docker.sock
+.PHONY: credentials docker-build docker-size up down docker-test
+
+credentials:  ## create the UI logins (bcrypt htpasswd) and the database password in deploy/secrets/
+	$(RUN) python scripts/credentials.py --output deploy/secrets
+
+docker-build:  ## build the project image (classic builder, from uv.lock)
+	DOCKER_BUILDKIT=0 docker build -t $(IMAGE) .
+
+docker-size:  ## print the image size; fails above IMAGE_MAX_MB
+	@bytes=$$(docker image inspect -f '{{.Size}}' $(IMAGE)); mb=$$((bytes / 1000000)); \
+	echo "$(IMAGE): $$mb MB (limit $(IMAGE_MAX_MB) MB)"; test $$mb -lt $(IMAGE_MAX_MB)
+
+up:  ## start the stack behind the auth proxy (after credentials and docker-build)
+	@test -s deploy/secrets/htpasswd/viewers.htpasswd -a -s deploy/secrets/htpasswd/operators.htpasswd \
+		-a -s deploy/secrets/postgres.env || { echo "no logins yet: run 'make credentials' first" >&2; exit 1; }
+	DOCKER_SOCKET=$(DOCKER_SOCKET) DOCKER_GID=$$(stat -c %g $(DOCKER_SOCKET)) $(COMPOSE) up -d --wait
+	@echo "UI: http://127.0.0.1:$${PROXY_PORT:-8080}/ (viewers)  http://127.0.0.1:$${PROXY_PORT:-8080}/operator/ (operators)"
+
+down:  ## stop the stack (volumes are kept)
+	$(COMPOSE) down
+
+docker-test:  ## image + compose checks on a private dockerd with stand-in base images (needs root)
+	bash deploy/docker-test.sh

@@ -3,10 +3,11 @@
 Usernames and passwords come from environment variables, or from a prompt when a variable is
 unset and a terminal is attached. There are no defaults: without a password the script fails.
 
-    ACCT445_VIEWER_USER / ACCT445_VIEWER_PASSWORD       -> viewers.htpasswd   (read-only UI)
-    ACCT445_OPERATOR_USER / ACCT445_OPERATOR_PASSWORD   -> operators.htpasswd (full UI)
+    ACCT445_VIEWER_USER / ACCT445_VIEWER_PASSWORD       -> htpasswd/viewers.htpasswd   (read-only UI)
+    ACCT445_OPERATOR_USER / ACCT445_OPERATOR_PASSWORD   -> htpasswd/operators.htpasswd (full UI)
 
-An existing file keeps its other users; the named user's entry is replaced.
+An existing file keeps its other users; the named user's entry is replaced. The deployment's
+database password (postgres.env, random) is created once, beside the htpasswd files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import getpass
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
@@ -32,7 +34,8 @@ class CredentialsError(ValueError):
 
 
 def htpasswd_path(output_dir: Path, role: str) -> Path:
-    return output_dir / f"{role}s.htpasswd"
+    # A directory of its own: the proxy container mounts only this, not the database secret.
+    return output_dir / "htpasswd" / f"{role}s.htpasswd"
 
 
 def validate_username(username: str, role: str) -> str:
@@ -74,6 +77,17 @@ def upsert_entry(path: Path, username: str, password_hash: str) -> None:
     tmp.replace(path)
 
 
+def ensure_postgres_env(output_dir: Path) -> Path:
+    """Random database password for docker-compose, shared by Postgres and Dagster; kept once made."""
+    path = output_dir / "postgres.env"
+    if not path.exists():
+        password = secrets.token_urlsafe(32)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"POSTGRES_PASSWORD={password}\nDAGSTER_PG_PASSWORD={password}\n")
+        path.chmod(0o600)
+    return path
+
+
 def ask(role: str, env: dict[str, str], interactive: bool) -> tuple[str, str]:
     user_var, password_var = f"ACCT445_{role.upper()}_USER", f"ACCT445_{role.upper()}_PASSWORD"
     username = env.get(user_var, "").strip()
@@ -108,6 +122,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
             path = htpasswd_path(args.output, role)
             upsert_entry(path, username, hash_password(password, args.rounds))
             print(f"{role} {username!r} written to {path}")
+        print(f"database password in {ensure_postgres_env(args.output)}")
     except CredentialsError as err:
         print(f"credentials: {err}", file=sys.stderr)
         return 2

@@ -295,7 +295,7 @@ def _write_credentials(stack: Stack) -> Path:
         [sys.executable, str(REPO / "scripts" / "credentials.py"), "--output", str(auth_dir)],
         check=True, env=env, capture_output=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    return auth_dir
+    return auth_dir / "htpasswd"
 
 
 def _workspace_loaded(stack: Stack) -> bool:
