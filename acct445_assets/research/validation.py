@@ -28,16 +28,19 @@ class ValidationResult:
     summary: dict = field(default_factory=dict)
 
     def markdown(self) -> str:
-        horse = self.table[
-            (self.table["section"] == "horse_race")
-            & self.table["statistic"].isin(["coef", "t_hc3", "r2"])
-        ]
-        if horse.empty:
+        """Horse-race table: one row per model and regressor, HC3 t-statistics, model R^2."""
+        t = self.table[self.table["section"] == "horse_race"]
+        if t.empty:
             return "_no horse race (too few observations)_"
-        piv = horse.pivot_table(
-            index=["model", "term"], columns="statistic", values="value", aggfunc="first"
-        )
-        return piv.round(4).to_markdown() if hasattr(piv, "to_markdown") else piv.to_string()
+        lines = ["| model | term | coef | t (HC3) | R2 |", "|---|---|---|---|---|"]
+        for model in t["model"].unique():
+            m = t[t["model"] == model]
+            r2 = m.loc[m["statistic"] == "r2", "value"].iloc[0]
+            for term in [x for x in m["term"].unique() if x not in ("const", "_model")]:
+                coef = m.loc[(m["term"] == term) & (m["statistic"] == "coef"), "value"].iloc[0]
+                tval = m.loc[(m["term"] == term) & (m["statistic"] == "t_hc3"), "value"].iloc[0]
+                lines.append(f"| {model} | {term} | {coef:.6g} | {tval:.3f} | {r2:.4f} |")
+        return "\n".join(lines)
 
 
 def correlations(scores: pd.DataFrame) -> pd.DataFrame:
