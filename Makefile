@@ -5,7 +5,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 UV := uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo dev test lint format clean
+.PHONY: help install demo dev test lint format clean reproduce
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,6 +17,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock and prepare the dbt manifest
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+	@command -v dvc >/dev/null || $(UV) tool install dvc
 
 demo: install  ## materialize every asset on the sample source and print where results are
 	$(RUN) python -m acct445_assets.cli demo
@@ -34,6 +35,9 @@ lint:  ## ruff
 format:
 	$(RUN) ruff check --fix acct445_assets acct445_assets_tests
 	$(RUN) ruff format acct445_assets acct445_assets_tests
+
+reproduce: install  ## regenerate results/ with DVC (dvc repro: only stages whose inputs changed)
+	DVC_NO_ANALYTICS=1 dvc repro
 
 clean:  ## remove generated data, Dagster storage and build artefacts (not results/)
 	rm -rf data .dagster .pytest_cache .ruff_cache acct445_assets/dbt_project/target acct445_assets/dbt_project/logs
