@@ -265,7 +265,8 @@ def test_rate_limit_holds_across_threads_on_the_wire(server, tmp_path):
         t.join()
     times = sorted(rec.times)
     assert len(times) == 24
-    most_in_window = max(sum(1 for u in times if t0 <= u < t0 + 0.9) for t0 in times)
+    # Starts are 0.1 s apart on the client; 0.85 s leaves room for arrival jitter.
+    most_in_window = max(sum(1 for u in times if t0 <= u < t0 + 0.85) for t0 in times)
     assert most_in_window <= 10
 
 
