@@ -109,7 +109,14 @@ def test_heading_scores_rank_candidates():
 
 
 @pytest.mark.parametrize(
-    "name", ["bank_10k_ixbrl.htm", "bank_10q_legacy.htm", "bank_10q_fallback.htm", "bank_10q.txt"]
+    "name",
+    [
+        "bank_10k_ixbrl.htm",
+        "bank_10q_legacy.htm",
+        "bank_10q_fallback.htm",
+        "bank_10q.txt",
+        "bank_10k_running_headers.htm",
+    ],
 )
 def test_bs4_baseline_gives_the_same_note_and_score(name):
     doc = read(name)
@@ -127,3 +134,17 @@ def test_note_record_round_trip_scores_identically():
     again = CeclNote.from_record(note.to_record())
     assert again.text == note.text
     assert score_note(again).as_record() == score_note(note).as_record()
+
+
+def test_running_page_headers_uppercase_subheadings_and_toc_lines():
+    note = extract_note(read("bank_10k_running_headers.htm"))
+    assert note.located_by == "heading"
+    assert note.heading == "Note 4 – Loans and Allowance for Credit Losses"
+    text = note.text
+    # The note runs over two page breaks and its upper-case subheadings, to Note 5.
+    assert "loss-rate methodology" in text
+    assert "Substandard" in text and "Collateral-dependent loans are measured" in text
+    assert "Time deposits" not in text
+    # Repeated page headers and page numbers are not note content.
+    assert "HARBOR BANKSHARES" not in text and "NOTES TO CONSOLIDATED" not in text
+    assert not any(p in text.split("\n") for p in ("52", "53"))

@@ -475,27 +475,66 @@ def _is_continuation_of(block: Block, number: str | None, title: str) -> bool:
     return bool(title) and _normalise_title(block.text) == title
 
 
+def running_headers(blocks: list[Block]) -> frozenset[str]:
+    """Page headers repeated on every printed page (company name, "Notes to ... (continued)")."""
+    seen: dict[str, int] = {}
+    for b in blocks:
+        if (
+            b.kind == "text"
+            and b.tokens <= 25
+            and not NOTE_NUM_RE.match(b.text)
+            and is_heading_like(b)
+        ):
+            seen[b.text.lower()] = seen.get(b.text.lower(), 0) + 1
+    return frozenset(t for t, n in seen.items() if n >= 3)
+
+
+def _skippable(block: Block, headers: frozenset[str]) -> bool:
+    if block.kind != "text":
+        return False
+    if PAGE_NUMBER_RE.match(block.text) or block.text.lower() in headers:
+        return True
+    return block.tokens <= 20 and NOTES_TO_FS_RE.match(block.text) is not None
+
+
 def _collect(
-    blocks: list[Block], start: int, number, title, chosen_upper
+    blocks: list[Block], start: int, number, title, stop_on_upper: bool, headers: frozenset[str]
 ) -> tuple[list[Block], int]:
     out: list[Block] = []
     tokens = 0
     i = start
     while i < len(blocks):
         b = blocks[i]
-        if _is_continuation_of(b, number, title):
+        if _is_continuation_of(b, number, title) or _skippable(b, headers):
             i += 1
             continue
-        if i > start and _is_note_level(b, chosen_upper):
+        if i > start and _is_note_level(b, stop_on_upper):
             break
-        if not (b.kind == "text" and PAGE_NUMBER_RE.match(b.text)):
-            out.append(b)
-            tokens += b.tokens
-            if tokens > MAX_NOTE_TOKENS:
-                i += 1
-                break
+        out.append(b)
+        tokens += b.tokens
+        if tokens > MAX_NOTE_TOKENS:
+            i += 1
+            break
         i += 1
     return out, i
+
+
+def _note_body(blocks: list[Block], idx: int, headers: frozenset[str]) -> list[Block]:
+    head = blocks[idx]
+    number, title = _note_number(head.text), _normalise_title(head.text)
+    # Only an unnumbered upper-case title ends at the next upper-case heading; a numbered
+    # note runs to the next numbered note, whatever its subheadings look like.
+    stop_on_upper = number is None and _upper_ratio(head.text) >= 0.8
+    body, end = _collect(blocks, idx + 1, number, title, stop_on_upper, headers)
+    # Later "(continued)" pages of the same note that sit after another note.
+    j = end
+    while j < len(blocks):
+        if _is_continuation_of(blocks[j], number, title):
+            more, j = _collect(blocks, j + 1, number, title, stop_on_upper, headers)
+            body.extend(more)
+        else:
+            j += 1
+    return body
 
 
 def _segments(blocks: list[Block]) -> list[tuple[str, object]]:
@@ -516,28 +555,28 @@ def locate_note(blocks: list[Block]) -> CeclNote:
     doc_tokens = blocks[-1].start + blocks[-1].tokens if blocks else 0
     anchor_start = blocks[anchor].start if anchor is not None else 0
 
-    best, best_score = None, 0.0
+    candidates: list[tuple[float, int]] = []
     for i, b in enumerate(blocks):
         if b.kind != "text" or not is_heading_like(b):
             continue
         s = heading_score(b.text, bold=b.bold, after_statements=anchor is not None and i > anchor)
-        if s > best_score:
-            best, best_score = i, s
+        if s >= HEADING_QUALIFIES:
+            candidates.append((s, i))
 
-    if best is not None and best_score >= HEADING_QUALIFIES:
+    if candidates:
+        headers = running_headers(blocks)
+        best_score = max(s for s, _ in candidates)
+        # Near-ties (a table-of-contents line, a repeated title) go to the candidate that
+        # heads a real note body; then the higher score, then the earlier one.
+        near = [(s, i) for s, i in candidates if s >= best_score - 5][:10]
+        ranked = []
+        for s, i in near:
+            body = _note_body(blocks, i, headers)
+            words = sum(b.tokens for b in body)
+            ranked.append(((words >= 40, s, -i), i, s, body))
+        _, best, score, body = max(ranked, key=lambda r: r[0])
         head = blocks[best]
-        number, title = _note_number(head.text), _normalise_title(head.text)
-        upper = _upper_ratio(head.text) >= 0.8
-        body, end = _collect(blocks, best + 1, number, title, upper)
-        # Later "(continued)" pages of the same note that sit after another note.
-        j = end
-        while j < len(blocks):
-            if _is_continuation_of(blocks[j], number, title):
-                more, j = _collect(blocks, j + 1, number, title, upper)
-                body.extend(more)
-            else:
-                j += 1
-        note = CeclNote("heading", head.text, best_score, _segments(body))
+        note = CeclNote("heading", head.text, score, _segments(body))
         start_token = head.start
     else:
         found = _fallback(blocks, anchor)
@@ -560,16 +599,13 @@ def locate_note(blocks: list[Block]) -> CeclNote:
             if heading is not None
             else None
         )
+        headers = running_headers(blocks)
         body = [
             b
             for b in blocks[lo:hi]
             if not (
-                b.kind == "text"
-                and (
-                    PAGE_NUMBER_RE.match(b.text)
-                    or CONTINUED_RE.search(b.text)
-                    and is_heading_like(b)
-                )
+                _skippable(b, headers)
+                or (b.kind == "text" and CONTINUED_RE.search(b.text) and is_heading_like(b))
             )
         ]
         note = CeclNote("fallback", heading, hs, _segments(body))
