@@ -95,21 +95,19 @@ def write_table(
 
 
 def figure_png(fig, dpi: int = 110) -> bytes:
-    """PNG bytes of a matplotlib figure rendered with Agg; the figure is closed."""
+    """PNG bytes of a matplotlib figure rendered with Agg. The caller still owns (and
+    closes) the figure, so an asset can also embed it in its metadata."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     # No date in the PNG header, so an unchanged figure is an unchanged file for DVC.
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def write_figure(name: str, fig, *, directory: Path | None = None, dpi: int = 110) -> Path:
-    """``<results>/<name>.png`` from a matplotlib figure (closed afterwards)."""
+    """``<results>/<name>.png`` from a matplotlib figure."""
     return _atomic_write(_target(name, ".png", directory), figure_png(fig, dpi))
 
 

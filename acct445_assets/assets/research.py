@@ -14,6 +14,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 
 from ..params import section
+from ..publication import publish
 from ..research.alphas import portfolio_alphas
 from ..research.did import did_analysis
 from ..research.event_study import event_study, returns_from_prices
@@ -24,6 +25,13 @@ from ..research.portfolios import (
     build_rebalance_universe,
     holding_returns,
     weight_portfolios,
+)
+from ..research.publication_content import (
+    alphas_content,
+    did_content,
+    event_study_content,
+    panel_content,
+    portfolio_returns_content,
 )
 
 GROUP = "research"
@@ -197,6 +205,13 @@ def decile_portfolios(
         "weight",
     ]
     out = assignments[[c for c in keep if c in assignments]].assign(status="ok")
+    published = publish(
+        "decile_portfolios",
+        tables={"breakpoints": breakpoints},
+        captions={"breakpoints": "CNOI breakpoints and banks per group at each rebalance date"},
+        parameters=params,
+        notes=notes,
+    )
     per_date = breakpoints.pivot(index="rebalance_date", columns="group", values="cnoi_max")
     recent = breakpoints[breakpoints["rebalance_date"] == breakpoints["rebalance_date"].max()]
     return Output(
@@ -211,6 +226,7 @@ def decile_portfolios(
             "latest_breakpoints": _md(
                 recent.assign(rebalance_date=recent["rebalance_date"].dt.date), ".2f"
             ),
+            "results": MetadataValue.json(published),
             "first_date": str(per_date.index.min().date()),
             "last_date": str(per_date.index.max().date()),
         },
@@ -287,6 +303,12 @@ def decile_returns(
     ax.set_ylabel("cumulative log return")
     ax.set_title("CNOI groups: cumulative daily returns (G1 = most transparent)")
     ax.legend(ncol=4, fontsize=7)
+    published = publish(
+        "decile_returns",
+        figures={"cumulative_decile_returns": fig},
+        parameters=params,
+        **portfolio_returns_content(summary, config.rebalance),
+    )
     plot = _png(fig)
     spread = summary[(summary["portfolio"] == SPREAD) & (summary["frequency"] == config.rebalance)]
     meta = {
@@ -298,6 +320,7 @@ def decile_returns(
             ".5f",
         ),
         "cumulative_returns": MetadataValue.md(f"![cumulative decile returns]({plot})"),
+        "results": MetadataValue.json(published),
     }
     if len(spread):
         meta["spread_mean"] = float(spread["mean"].iloc[0])
@@ -351,12 +374,16 @@ def factor_alphas(
     ff5m = alphas[
         (alphas["model"] == config.models[-1]) & (alphas["frequency"] == config.rebalance)
     ]
+    published = publish(
+        "factor_alphas", parameters=params, **alphas_content(alphas, config.rebalance)
+    )
     return Output(
         alphas,
         metadata={
             "dagster/row_count": len(alphas),
             "parameters": MetadataValue.json(params),
             "spread_alphas": _md(headline, ".5f"),
+            "results": MetadataValue.json(published),
             f"group_alphas_{config.models[-1]}": _md(
                 ff5m[["portfolio", "alpha", "alpha_annual", "alpha_t", "beta_mkt_rf", "r2"]], ".4f"
             ),
@@ -446,6 +473,12 @@ def event_study_cars(
     ax.set_ylabel("CAAR")
     ax.set_title("CAAR by CNOI quartile (Q4 = most opaque)")
     ax.legend(fontsize=7)
+    published = publish(
+        "event_study_cars",
+        figures={"caar_by_cnoi_quartile": fig},
+        parameters=params,
+        **event_study_content(result),
+    )
     plot = _png(fig)
     meta = {
         "dagster/row_count": len(cars),
@@ -457,6 +490,7 @@ def event_study_cars(
         "bank_counts": _md(result.counts, ".0f"),
         "notes": MetadataValue.md("\n".join(f"- {n}" for n in result.notes) or "none"),
         "caar_by_quartile": MetadataValue.md(f"![CAAR by CNOI quartile]({plot})"),
+        "results": MetadataValue.json(published),
     }
     caar_rows = result.tests[result.tests["test"] == "caar"]
     if len(caar_rows):
@@ -531,6 +565,9 @@ def did_estimates(
     ax.set_ylabel(config.outcomes[0])
     ax.set_title(f"CECL adoption: event-time effects on {config.outcomes[0]} (95% CI)")
     ax.legend(fontsize=7)
+    published = publish(
+        "did_estimates", figures={"did_event_time": fig}, parameters=params, **did_content(result)
+    )
     plot = _png(fig)
     show = [
         c
@@ -558,6 +595,7 @@ def did_estimates(
         "clusters": MetadataValue.json(result.counts),
         "notes": MetadataValue.md("\n".join(f"- {n}" for n in result.notes) or "none"),
         "event_time_curve": MetadataValue.md(f"![DiD event-time curve]({plot})"),
+        "results": MetadataValue.json(published),
     }
     ok = (
         estimates[(estimates["status"] == "ok") & (estimates["estimator"] == "twfe")]
@@ -595,6 +633,7 @@ def panel_regression_asset(
         "coefficients": _md(table, ".5f"),
         "notes": MetadataValue.md("\n".join(f"- {n}" for n in result.notes) or "none"),
     }
+    figures = {}
     if (table["status"] != "ok").all():
         meta["status"] = result.notes[0]
         context.log.warning(result.notes[0])
@@ -609,5 +648,10 @@ def panel_regression_asset(
             ax.axhline(series.mean(), color="black", lw=1)
             ax.set_xticks(range(0, len(series), 4), series.index[::4], fontsize=7)
             ax.set_title("Fama-MacBeth: quarterly CNOI slopes (line = mean)")
+            figures["fama_macbeth_slopes"] = fig
             meta["fama_macbeth_slopes"] = MetadataValue.md(f"![FM slopes]({_png(fig)})")
+    published = publish(
+        "panel_regression", figures=figures, parameters=params, **panel_content(result)
+    )
+    meta["results"] = MetadataValue.json(published)
     return Output(table, metadata=meta)
