@@ -5,9 +5,11 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from scipy.stats import spearmanr
 
+from ..publication import publish
 from ..research.cnoi.adoption import adoption_table
 from ..research.cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..research.cnoi.rubric import RUBRIC_VERSION
+from ..research.publication_content import close_figures, cnoi_content, validation_content
 from ..research.validation import opacity_validation as run_validation
 from ..resources.filings import FilingSource
 from .market import as_date, date_range
@@ -197,6 +199,16 @@ def cnoi_scores(
             slope, intercept = np.polyfit(lat[keep], per_bank[keep], 1)
             meta["cnoi_on_latent_slope"] = float(slope)
             meta["cnoi_on_latent_intercept"] = float(intercept)
+    if ok.any():
+        content = cnoi_content(scores)
+        meta["results"] = MetadataValue.json(
+            publish(
+                "cnoi_scores",
+                parameters={"origin": origin, "rubric_version": RUBRIC_VERSION},
+                **content,
+            )
+        )
+        close_figures(content)
     return Output(_dates(scores, ["filing_date", "report_date"]), metadata=meta)
 
 
@@ -270,4 +282,7 @@ def opacity_validation(
             if v is not None and not (isinstance(v, float) and np.isnan(v))
             else float("nan")
         )
+    meta["results"] = MetadataValue.json(
+        publish("opacity_validation", **validation_content(result.table))
+    )
     return Output(result.table, metadata=meta)

@@ -324,6 +324,13 @@ def cnoi_content(scores: pd.DataFrame) -> dict:
     }
 
 
+def close_figures(content: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    for fig in content.get("figures", {}).values():
+        plt.close(fig)
+
+
 def validation_content(table: pd.DataFrame) -> dict:
     """Horse race (HC3) and incremental F headlines; the full validation table."""
 
