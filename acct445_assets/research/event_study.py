@@ -167,12 +167,14 @@ def single_event(
     est_rows = np.arange(max(est_lo, 0), day0 + estimation_window[1] + 1)
     evt_rows = np.arange(first, last + 1)
     factors_x, rf = _design(model, market, factors, calendar)
-    bank_ret = returns_wide.reindex(calendar).to_numpy(dtype=float)
-    excess = bank_ret - rf[:, None] if rf is not None else bank_ret
     ciks = returns_wide.columns
 
+    def bank_returns(rows):
+        values = returns_wide.reindex(calendar[rows]).to_numpy(dtype=float)
+        return values - rf[rows, None] if rf is not None else values
+
     x_est, x_evt = factors_x[est_rows], factors_x[evt_rows]
-    y_est, y_evt = excess[est_rows], excess[evt_rows]
+    y_est, y_evt = bank_returns(est_rows), bank_returns(evt_rows)
     x_ok = np.isfinite(x_est).all(axis=1)
     mask = np.isfinite(y_est) & x_ok[:, None]
     n_est = mask.sum(axis=0)
@@ -369,6 +371,34 @@ def single_event(
     }
 
 
+def _wide_window(returns: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """sessions x banks matrix of returns, built by integer scatter (no pandas pivot)."""
+    dates = returns["date"]
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = pd.to_datetime(dates)
+    values = dates.to_numpy(dtype="datetime64[ns]")
+    session_values = sessions.to_numpy(dtype="datetime64[ns]")
+    if len(session_values) == 0:
+        return pd.DataFrame(index=sessions)
+    mask = (values >= session_values[0]) & (values <= session_values[-1])
+    row = np.searchsorted(session_values, values[mask])
+    row = np.minimum(row, len(session_values) - 1)
+    on_session = session_values[row] == values[mask]
+    codes, ciks = pd.factorize(returns["cik"].to_numpy()[mask][on_session])
+    row = row[on_session]
+    ret = returns["ret"].to_numpy(dtype=float)[mask][on_session]
+    flat = row.astype(np.int64) * len(ciks) + codes
+    counts = np.bincount(flat, minlength=len(sessions) * len(ciks))
+    if len(flat) and counts.max() > 1:
+        dup = int(np.flatnonzero(counts[flat] > 1)[0])
+        raise ValueError(
+            f"returns have duplicate rows for cik {ciks[codes[dup]]} on {sessions[row[dup]].date()}"
+        )
+    matrix = np.full((len(sessions), len(ciks)), np.nan)
+    matrix[row, codes] = ret
+    return pd.DataFrame(matrix, index=sessions, columns=pd.Index(ciks, name="cik"))
+
+
 def event_study(
     returns: pd.DataFrame,
     events,
@@ -393,15 +423,23 @@ def event_study(
     """
     if model not in MODELS:
         raise ValueError(f"unknown event-study model {model!r}; expected one of {MODELS}")
-    frame = returns[["date", "cik", "ret"]].copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    wide = frame.pivot(index="date", columns="cik", values="ret")
     if factors is not None:
-        factors = factors.set_index("date") if "date" in factors.columns else factors
+        factors = factors.set_index("date") if "date" in factors.columns else factors.copy()
         factors.index = pd.DatetimeIndex(factors.index)
     if market is not None:
         market = market.copy()
         market.index = pd.DatetimeIndex(market.index)
+    base = market if model != "ff3" else (factors["mkt_rf"] if factors is not None else None)
+    if base is None:
+        raise ValueError(f"model {model!r} needs {'factors' if model == 'ff3' else 'a benchmark'}")
+    calendar = pd.DatetimeIndex(base.dropna().index).sort_values()
+    # Only the sessions some event needs are pivoted (the full panel can be millions of rows).
+    needed = np.zeros(len(calendar), dtype=bool)
+    for event in events:
+        day0 = calendar.searchsorted(pd.Timestamp(event))
+        lo = max(day0 + min(estimation_window[0], window[0]), 0)
+        needed[lo : day0 + max(window[1], 0) + 1] = True
+    wide = _wide_window(returns, calendar[needed])
     parts, notes = [], []
     for event in events:
         try:

@@ -32,17 +32,21 @@ def periods_per_year(frequency: str) -> int:
         ) from None
 
 
-def _bartlett_meat(scores: np.ndarray, lags: int) -> np.ndarray:
-    """HAC meat for m regressions at once.
+def _hac_variances(X: np.ndarray, resid: np.ndarray, bread: np.ndarray, lags: int) -> np.ndarray:
+    """Diagonal of bread @ meat_m @ bread for each column m of ``resid``: (k, m).
 
-    scores: (T, k, m) array of x_t u_t per regression. Returns (m, k, k).
+    With a_t = bread x_t, var_j = sum_l w_l c_l sum_t a_tj a_(t-l)j u_t u_(t-l) (c_0 = 1,
+    c_l = 2), so each lag costs one (k x T) @ (T x m) product instead of k^2 per column.
     """
-    meat = np.einsum("tkm,tpm->mkp", scores, scores)
-    for lag in range(1, lags + 1):
-        weight = 1.0 - lag / (lags + 1.0)
-        gamma = np.einsum("tkm,tpm->mkp", scores[lag:], scores[:-lag])
-        meat += weight * (gamma + gamma.transpose(0, 2, 1))
-    return meat
+    n_obs = X.shape[0]
+    influence = X @ bread
+    out = (influence**2).T @ resid**2
+    products = np.empty_like(resid)
+    for lag in range(1, min(lags, n_obs - 1) + 1):
+        weight = 2.0 * (1.0 - lag / (lags + 1.0))
+        np.multiply(resid[lag:], resid[:-lag], out=products[: n_obs - lag])
+        out += weight * ((influence[lag:] * influence[:-lag]).T @ products[: n_obs - lag])
+    return out
 
 
 @dataclass
@@ -64,7 +68,7 @@ def ols_hac(
     Y: np.ndarray,
     lags: int | None = None,
     small_sample: bool = False,
-    chunk: int = 512,
+    chunk: int = 2048,
 ) -> OLSBatch:
     """OLS of every column of Y on X with Newey-West (Bartlett) standard errors.
 
@@ -84,20 +88,20 @@ def ols_hac(
     if n_obs <= k:
         raise ValueError(f"{n_obs} observations cannot identify {k} parameters")
     lags = default_nw_lags(n_obs) if lags is None else int(lags)
-    params, _, rank, _ = np.linalg.lstsq(X, Y, rcond=None)
-    if rank < k:
-        raise ValueError(f"design matrix is rank deficient (rank {rank} < {k} columns)")
+    q_factor, r_factor = np.linalg.qr(X)
+    diagonal = np.abs(np.diag(r_factor))
+    if diagonal.min() <= max(n_obs, k) * np.finfo(float).eps * diagonal.max():
+        raise ValueError(f"design matrix is rank deficient ({k} columns, collinear)")
+    params = linalg.solve_triangular(r_factor, q_factor.T @ Y)
     resid = Y - X @ params
     # (X'X)^{-1} = R^{-1} R^{-T} from X = QR, without inverting X'X.
-    r_factor = linalg.qr(X, mode="r")[0][:k, :k]
     r_inv = linalg.solve_triangular(r_factor, np.eye(k))
     bread = r_inv @ r_inv.T
     variances = np.empty((k, Y.shape[1]))
     for start in range(0, Y.shape[1], chunk):
-        block = resid[:, start : start + chunk]
-        meat = _bartlett_meat(X[:, :, None] * block[:, None, :], lags)
-        cov = np.einsum("kp,mpq,qr->mkr", bread, meat, bread)
-        variances[:, start : start + chunk] = np.diagonal(cov, axis1=1, axis2=2).T
+        variances[:, start : start + chunk] = _hac_variances(
+            X, resid[:, start : start + chunk], bread, lags
+        )
     if small_sample:
         variances *= n_obs / (n_obs - k)
     bse = np.sqrt(variances)
