@@ -37,7 +37,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if not data_dir.is_dir():
             raise SettingsError(f"ACCT445_DATA_DIR={raw!r} is not a directory")
     home = Path(env.get("ACCT445_HOME", "data")).expanduser().resolve()
-    warehouse = Path(env.get("ACCT445_WAREHOUSE", home / "warehouse.duckdb")).expanduser().resolve()
+    # Not "warehouse.duckdb": DuckDB names the catalog after the file, and a catalog named like
+    # the dbt schema `warehouse` makes `warehouse.<table>` (as the IO manager reads) ambiguous.
+    warehouse = Path(env.get("ACCT445_WAREHOUSE", home / "acct445.duckdb")).expanduser().resolve()
+    if warehouse.stem.lower() == "warehouse":
+        raise SettingsError(
+            f"ACCT445_WAREHOUSE={str(warehouse)!r}: a file named warehouse.* clashes with the dbt"
+            " schema `warehouse` in DuckDB; use another file name"
+        )
     return Settings(
         source=source,
         data_dir=data_dir,
