@@ -17,6 +17,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock and prepare the dbt manifest
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+	$(RUN) dagster-dbt project prepare-and-package --file acct445_assets/assets/warehouse.py
 	@command -v dvc >/dev/null || $(UV) tool install dvc
 
 demo: install  ## materialize every asset on the sample source and print where results are

@@ -1,5 +1,5 @@
 """Asset modules, one per group; definitions.py loads every module listed here."""
 
-from . import market
+from . import market, warehouse
 
-ASSET_MODULES = [market]
+ASSET_MODULES = [market, warehouse]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
@@ -14,6 +17,8 @@ from .market import (
     SamplePriceSource,
     YahooPriceSource,
 )
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
 def build_resources(settings: Settings) -> dict:
@@ -33,4 +38,5 @@ def build_resources(settings: Settings) -> dict:
         **market,
         "io_manager": DuckDBPandasIOManager(database=database),
         "duckdb": DuckDBResource(database=database),
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
     }

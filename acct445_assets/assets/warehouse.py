@@ -1,0 +1,198 @@
+"""Group `warehouse`: the dbt-duckdb models (schema `warehouse`) and the NYSE session table.
+
+Model keys are `["warehouse", <model>]`, the schema and table dbt writes, so Python assets
+read them through the DuckDB IO manager like any other asset. dbt tests become asset checks.
+"""
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb as duckdb_client
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from dagster_duckdb import DuckDBResource
+
+from ..params import section
+from ..research.calendar import CALENDAR_FIRST, CALENDAR_LAST, trading_days
+
+GROUP = "warehouse"
+SCHEMA = "warehouse"
+DUCKDB_POOL = "duckdb_writer"
+WAREHOUSE_ENV = "ACCT445_WAREHOUSE"
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+warehouse_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+warehouse_project.prepare_if_dev()
+if not warehouse_project.manifest_path.exists():
+    # `make install` and the Docker build prepare the manifest; a bare checkout parses here
+    # rather than failing at import.
+    warehouse_project.preparer.prepare(warehouse_project)
+
+
+def default_dbt_vars() -> dict[str, Any]:
+    signal, portfolios = section("signal"), section("portfolios")
+    return {
+        "lag_days": int(signal.get("lag_days", 2)),
+        "max_signal_age": int(signal.get("max_signal_age", 200)),
+        "delisting_return": float(signal.get("delisting_return", -0.30)),
+        "rebalance": str(portfolios.get("rebalance", "quarterly")),
+    }
+
+
+_DEFAULTS = default_dbt_vars()
+
+
+class WarehouseConfig(Config):
+    """dbt vars of the warehouse models; defaults from params.yaml (METHODS.md 0 and 3)."""
+
+    lag_days: int = _DEFAULTS["lag_days"]
+    max_signal_age: int = _DEFAULTS["max_signal_age"]
+    delisting_return: float = _DEFAULTS["delisting_return"]
+    rebalance: str = _DEFAULTS["rebalance"]
+
+    def dbt_vars(self) -> dict[str, Any]:
+        if self.rebalance not in ("quarterly", "monthly"):
+            raise ValueError(f"rebalance={self.rebalance!r} must be 'quarterly' or 'monthly'")
+        if self.lag_days < 0 or self.max_signal_age < 0:
+            raise ValueError("lag_days and max_signal_age must be non-negative")
+        if not -1.0 <= self.delisting_return <= 0.0:
+            raise ValueError(f"delisting_return={self.delisting_return} must lie in [-1, 0]")
+        return {
+            "lag_days": self.lag_days,
+            "max_signal_age": self.max_signal_age,
+            "delisting_return": self.delisting_return,
+            "rebalance": self.rebalance,
+        }
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return AssetKey([SCHEMA, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return GROUP
+        return super().get_group_name(dbt_resource_props)
+
+
+@contextmanager
+def _warehouse_env(database: str) -> Iterator[None]:
+    previous = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(Path(database).resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+
+
+def run_dbt(
+    dbt: DbtCliResource,
+    database: str,
+    args: list[str],
+    dbt_vars: Mapping[str, Any],
+    context: AssetExecutionContext | None = None,
+    raise_on_error: bool = True,
+) -> DbtCliInvocation:
+    """Start `dbt <args> --vars ...` on the warehouse file `database` (the IO manager's file)."""
+    # The subprocess and dbt's in-process adapter both take the environment at this call.
+    with _warehouse_env(database):
+        return dbt.cli(
+            [*args, "--vars", json.dumps(dict(dbt_vars))],
+            context=context,
+            raise_on_error=raise_on_error,
+        )
+
+
+def _row_counts(database: str) -> dict[str, int]:
+    with duckdb_client.connect(database, read_only=True) as conn:
+        # Fully qualified: the catalog is named after the file, which may be "warehouse" too.
+        catalog = conn.execute("select current_database()").fetchone()[0]
+        tables = conn.execute(
+            "select table_name from information_schema.tables"
+            " where table_catalog = ? and table_schema = ?",
+            [catalog, SCHEMA],
+        ).fetchall()
+        return {
+            name: conn.execute(f'select count(*) from "{catalog}"."{SCHEMA}"."{name}"').fetchone()[
+                0
+            ]
+            for (name,) in tables
+        }
+
+
+@dbt_assets(
+    manifest=warehouse_project.manifest_path,
+    project=warehouse_project,
+    dagster_dbt_translator=WarehouseTranslator(),
+    pool=DUCKDB_POOL,
+    name="warehouse_dbt_models",
+)
+def warehouse_dbt_models(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    duckdb: DuckDBResource,
+    config: WarehouseConfig,
+):
+    dbt_vars = config.dbt_vars()
+    invocation = run_dbt(
+        dbt, duckdb.database, ["build"], dbt_vars, context=context, raise_on_error=False
+    )
+    # Row counts are read after dbt exits: DuckDB lets one process hold the file for writing.
+    events = list(invocation.stream())
+    counts = _row_counts(duckdb.database)
+    for event in events:
+        if isinstance(event, Output):
+            table = context.asset_key_for_output(event.output_name).path[-1]
+            yield event.with_metadata(
+                {
+                    **event.metadata,
+                    "dagster/row_count": counts.get(table, 0),
+                    "dbt_vars": MetadataValue.json(dbt_vars),
+                }
+            )
+        else:
+            yield event
+    error = invocation.get_error()
+    if error is not None:
+        raise error
+
+
+@asset(
+    key=["raw", "trading_calendar"],
+    group_name=GROUP,
+    pool=DUCKDB_POOL,
+    compute_kind="python",
+)
+def trading_calendar() -> Output[pd.DataFrame]:
+    """NYSE sessions (exchange-calendars XNYS), past and future, for lags counted in sessions."""
+    frame = pd.DataFrame({"date": trading_days(CALENDAR_FIRST, CALENDAR_LAST)})
+    return Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "date_range": f"{frame['date'].min().date()} .. {frame['date'].max().date()}",
+        },
+    )

@@ -1,0 +1,76 @@
+-- Bank x calendar quarter: compounded return, sd of daily returns, market value at the
+-- bank's last session of the quarter, neighbouring quarters' values when consecutive,
+-- CECL adoption status, and the latest CNOI known on or before quarter_end.
+with daily as (
+    select *, {{ quarter_number('date') }} as quarter_number
+    from {{ ref('stg_bank_returns') }}
+    where ret is not null
+),
+
+quarters as (
+    select
+        cik,
+        quarter_number,
+        arg_max(ticker, date) as ticker,
+        max(date) as quarter_end,
+        product(1 + ret) - 1 as ret,
+        stddev_samp(ret) as volatility,
+        cast(count(*) as integer) as n_days,
+        arg_max(market_value, date) as market_value
+    from daily
+    group by cik, quarter_number
+),
+
+sequenced as (
+    select
+        *,
+        lag(quarter_number) over bank = quarter_number - 1 as follows_prior,
+        lead(quarter_number) over bank = quarter_number + 1 as precedes_next,
+        lag(ret) over bank as lag_ret,
+        lag(volatility) over bank as lag_vol,
+        lead(ret) over bank as lead_ret
+    from quarters
+    window bank as (partition by cik order by quarter_number)
+),
+
+-- An explicit override beats a date read from a filing, which beats the default rule.
+adoption as (
+    select
+        {{ cik('cik') }} as cik,
+        adoption_quarter,
+        {{ quarter_number_of_label('adoption_quarter') }} as adoption_quarter_number
+    from {{ source('disclosure', 'cecl_adoption') }}
+    qualify row_number() over (
+        partition by {{ cik('cik') }}
+        order by case source when 'override' then 0 when 'filing' then 1 else 2 end, adoption_date
+    ) = 1
+),
+
+known_cnoi as (
+    {{ cnoi_known_by_date() }}
+)
+
+select
+    sequenced.cik,
+    sequenced.ticker,
+    {{ quarter_label('sequenced.quarter_number') }} as quarter,
+    sequenced.quarter_end,
+    sequenced.ret,
+    sequenced.volatility,
+    sequenced.n_days,
+    sequenced.market_value,
+    case when sequenced.market_value > 0 then ln(sequenced.market_value) end as log_mv,
+    case when sequenced.follows_prior then sequenced.lag_ret end as prior_ret,
+    case when sequenced.follows_prior then sequenced.lag_vol end as prior_vol,
+    case when sequenced.precedes_next then sequenced.lead_ret end as next_ret,
+    adoption.adoption_quarter,
+    coalesce(sequenced.quarter_number >= adoption.adoption_quarter_number, false) as adopted,
+    known_cnoi.cnoi,
+    known_cnoi.known_date as cnoi_known_date,
+    known_cnoi.accession as cnoi_accession
+from sequenced
+left join adoption
+    on adoption.cik = sequenced.cik
+asof left join known_cnoi
+    on known_cnoi.cik = sequenced.cik
+    and known_cnoi.known_date <= sequenced.quarter_end
