@@ -33,6 +33,11 @@ THRESHOLDS = {
     "fallback_heading": 0.82,
 }
 THRESHOLD_JITTER = 0.05
+NOTE_TITLES = (
+    "LOANS AND ALLOWANCE FOR {ACL} LOSSES",
+    "LOANS, ALLOWANCE FOR {ACL} LOSSES, AND CREDIT QUALITY",
+    "ALLOWANCE FOR {ACL} LOSSES",
+)
 SEGMENTS = [
     "Commercial and industrial",
     "Commercial real estate",
@@ -152,6 +157,8 @@ class _BankStyle:
         self.legacy_markup = bool(rng.random() < 0.25)
         self.nested_tables = bool(rng.random() < 0.4)
         self.dash = str(rng.choice(["-", "–", "—"]))
+        self.note_title = str(rng.choice(NOTE_TITLES))
+        self.title_case = bool(rng.random() < 0.3)
         self.loans_total = float(bank["shares_outstanding"]) / 1000.0 * rng.uniform(15, 35)
         self.seg_weights = rng.dirichlet(np.ones(len(SEGMENTS)) * 3)
         self.acl_rate = rng.uniform(0.009, 0.016)
@@ -216,6 +223,10 @@ class _Doc:
             )
 
     def heading(self, number: int, title: str, continued: bool = False) -> None:
+        if self.s.title_case:
+            title = " ".join(
+                w.lower() if w in ("AND", "FOR", "OF") else w.capitalize() for w in title.split()
+            )
         text = f"NOTE {number} {self.s.dash} {title}" + (" (continued)" if continued else "")
         if self.s.legacy_markup and not continued:
             self.out.append(
@@ -325,7 +336,7 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
     title = (
         "LENDING ACTIVITIES"
         if m["fallback_heading"]
-        else f"LOANS AND ALLOWANCE FOR {acl_word.upper()} LOSSES"
+        else s.note_title.replace("{ACL}", acl_word.upper())
     )
 
     def say(key: str) -> str:

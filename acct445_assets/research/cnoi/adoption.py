@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
 
 import pandas as pd
 
@@ -29,8 +30,21 @@ RULE_OTHER = "2023Q1"
 
 
 def _sentences(text: str) -> Iterable[str]:
-    for sentence in split_sentences(" ".join(text.split())):
-        yield from (part for part in sentence.split(";") if part.strip())
+    # Only paragraphs naming the standard and an adoption are split (splitting is the slow part).
+    for para in text.split("\n"):
+        if STANDARD_RE.search(para) and ADOPTED_RE.search(para):
+            for sentence in split_sentences(" ".join(para.split())):
+                yield from (part for part in sentence.split(";") if part.strip())
+
+
+def _parse_date(raw: str) -> pd.Timestamp | None:
+    cleaned = " ".join(raw.replace(",", " ").split())
+    for fmt in ("%B %d %Y", "%m/%d/%Y"):
+        try:
+            return pd.Timestamp(datetime.strptime(cleaned, fmt))
+        except ValueError:
+            continue
+    return None
 
 
 def find_adoption_date(text: str) -> pd.Timestamp | None:
@@ -50,10 +64,9 @@ def find_adoption_date(text: str) -> pd.Timestamp | None:
             before = sentence[max(0, m.start() - 7) : m.start()].lower()
             if "after" in before or "ended" in before:
                 continue
-            try:
-                return pd.Timestamp(pd.to_datetime(m.group(0).replace(",", ""), format="mixed"))
-            except (ValueError, TypeError):
-                continue
+            parsed = _parse_date(m.group(0))
+            if parsed is not None:
+                return parsed
     return None
 
 

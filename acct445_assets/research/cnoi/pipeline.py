@@ -68,7 +68,13 @@ SCORE_COLUMNS = [
 
 
 def _adoption_in_blocks(blocks) -> pd.Timestamp | None:
-    text = "\n".join(b.text for b in blocks if b.kind == "text" and STANDARD_RE.search(b.text))
+    text = "\n".join(
+        b.text
+        for b in blocks
+        if b.kind == "text"
+        and any(k in b.text for k in ("326", "2016-13", "CECL", "xpected credit loss"))
+        and STANDARD_RE.search(b.text)
+    )
     return find_adoption_date(text) if text else None
 
 
