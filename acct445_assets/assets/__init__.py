@@ -1,5 +1,5 @@
 """Asset modules, one per group; definitions.py loads every module listed here."""
 
-from . import market, warehouse
+from . import market, research, warehouse
 
-ASSET_MODULES = [market, warehouse]
+ASSET_MODULES = [market, warehouse, research]
