@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pandas as pd
 from dagster import ConfigurableResource, get_dagster_logger
@@ -266,7 +268,7 @@ class FileFilingSource(FilingSource):
                 f"{self._dir / 'filings'}: no document for accession {filing['accession']} "
                 f"(looked for {', '.join(filing['accession'] + s for s in DOCUMENT_SUFFIXES)})"
             )
-        return Path(url.removeprefix("file://")).read_bytes()
+        return Path(url2pathname(urlparse(url).path)).read_bytes()
 
 
 class EdgarFilingSource(FilingSource):
