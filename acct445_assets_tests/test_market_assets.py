@@ -162,6 +162,6 @@ def test_cli_materializes_ff_factors_daily(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "acct445.duckdb"), read_only=True) as con:
         n, first = con.execute("select count(*), min(date) from raw.ff_factors_daily").fetchone()
     assert n > 1900 and str(first) == "2018-01-02"

@@ -6,7 +6,7 @@ from acct445_assets.settings import SettingsError, load_settings
 def test_default_is_sample_with_warehouse_under_data(tmp_path):
     s = load_settings({"ACCT445_HOME": str(tmp_path)})
     assert s.source == "sample"
-    assert s.warehouse == tmp_path / "warehouse.duckdb"
+    assert s.warehouse == tmp_path / "acct445.duckdb"
 
 
 def test_unknown_source_is_a_clear_error():
