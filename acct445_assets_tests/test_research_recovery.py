@@ -78,8 +78,15 @@ def run_research(db, run_config=None):
     return tables, meta
 
 
+@pytest.fixture(autouse=True, scope="module")
+def results_in_tmp(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACCT445_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+        yield
+
+
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory):
+def materialized(tmp_path_factory, results_in_tmp):
     db = tmp_path_factory.mktemp("recovery") / "study.duckdb"
     data = sample_inputs()
     write_warehouse(db, data)
