@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from ..settings import Settings
+from .filings import build_filing_source
 from .market import (
     FileFactorSource,
     FilePriceSource,
@@ -39,4 +40,5 @@ def build_resources(settings: Settings) -> dict:
         "io_manager": DuckDBPandasIOManager(database=database),
         "duckdb": DuckDBResource(database=database),
         "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
+        "filing_source": build_filing_source(settings),
     }
