@@ -48,9 +48,11 @@ def table_manifest(database: Path, patterns: list[str]) -> dict:
         raise ManifestError(f"{database}: warehouse file does not exist")
     with duckdb.connect(str(database), read_only=True) as conn:
         tables = {}
+        # Fully qualified: the default file name makes the catalog "warehouse", like the schema.
+        catalog = conn.execute("select current_database()").fetchone()[0]
         for schema, name in _tables(conn, patterns):
             rows, fingerprint = conn.execute(
-                f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{name}" t'
+                f'select count(*), coalesce(sum(hash(t)), 0) from "{catalog}"."{schema}"."{name}" t'
             ).fetchone()
             tables[f"{schema}.{name}"] = {"rows": int(rows), "fingerprint": f"{int(fingerprint):x}"}
     return {"tables": tables}
