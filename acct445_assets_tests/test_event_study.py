@@ -234,3 +234,21 @@ def test_pre_event_results_ignore_data_after_day_minus_one():
     pd.testing.assert_frame_equal(base.banks, shocked.banks)
     pd.testing.assert_frame_equal(base.cnoi_regression, shocked.cnoi_regression)
     assert later.sum() > 0
+
+
+def test_several_events_are_studied_separately():
+    data = sample_inputs()
+    market = returns_from_prices(data["benchmarks"], "SPY")
+    events = ["2023-03-10", "2023-05-01", "2031-01-02"]
+    res = event_study(data["returns"], events, market=market, cnoi=data["cnoi"], n_permutations=100)
+    assert set(res.tests["event"]) == {"2023-03-10", "2023-05-01"}
+    assert any("2031-01-02" in n and "outside the data" in n for n in res.notes)
+    single = event_study(
+        data["returns"], ["2023-05-01"], market=market, cnoi=data["cnoi"], n_permutations=100
+    )
+    pd.testing.assert_frame_equal(
+        res.tests.query("event == '2023-05-01'").reset_index(drop=True), single.tests
+    )
+    # First Republic's last trade was 2023-04-28: its May window is incomplete.
+    counts = res.counts.query("event == '2023-05-01'").set_index("status")["n_banks"]
+    assert counts.get("incomplete_event_window", 0) >= 1
