@@ -1,5 +1,5 @@
 """Asset modules, one per group; definitions.py loads every module listed here."""
 
-from . import disclosure, market, research, warehouse
+from . import disclosure, market, publication, research, warehouse
 
-ASSET_MODULES = [market, warehouse, research, disclosure]
+ASSET_MODULES = [market, warehouse, research, disclosure, publication]
