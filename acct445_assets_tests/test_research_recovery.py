@@ -192,6 +192,7 @@ def test_assets_report_unsupported_data_instead_of_failing(tmp_path):
     panel = data["panel"].assign(adoption_quarter=None, cnoi=np.nan)
     data["panel"] = panel
     data["cnoi"] = data["cnoi"].iloc[0:0]
+    data["benchmarks"] = data["benchmarks"].query("ticker == 'KRE'")
     db = tmp_path / "study.duckdb"
     write_warehouse(db, data)
     tables, meta = run_research(
@@ -203,5 +204,6 @@ def test_assets_report_unsupported_data_instead_of_failing(tmp_path):
     did = tables["did_estimates"]
     assert did["status"].str.contains("no adoption dates").any()
     assert "no adoption dates" in meta[("research", "did_estimates")]["status"].value
+    assert "benchmark 'SPY' not in benchmark prices" in tables["event_study_cars"]["status"].iloc[0]
     panel_status = tables["panel_regression"]["status"].iloc[0]
     assert "too few" in panel_status

@@ -415,26 +415,29 @@ def event_study_cars(
     tests, and CAR by CNOI quartile using only scores known before day -1."""
     params = config.model_dump()
     market = factors = None
-    if config.model == "ff3":
-        factors = check_decimal_factors(
-            _dates(stg_factors_daily, "date"), "warehouse.stg_factors_daily"
+    try:
+        if config.model == "ff3":
+            factors = check_decimal_factors(
+                _dates(stg_factors_daily, "date"), "warehouse.stg_factors_daily"
+            )
+        else:
+            market = returns_from_prices(_dates(benchmark_prices, "date"), config.benchmark)
+        result = event_study(
+            _dates(stg_bank_returns, "date"),
+            config.events,
+            market=market,
+            factors=factors,
+            cnoi=_dates(stg_cnoi, "known_date"),
+            model=config.model,
+            window=tuple(config.window),
+            estimation_window=tuple(config.estimation_window),
+            min_estimation_returns=config.min_estimation_returns,
+            n_permutations=config.n_permutations,
+            cnoi_center=config.cnoi_center,
+            seed=config.seed,
         )
-    else:
-        market = returns_from_prices(_dates(benchmark_prices, "date"), config.benchmark)
-    result = event_study(
-        _dates(stg_bank_returns, "date"),
-        config.events,
-        market=market,
-        factors=factors,
-        cnoi=_dates(stg_cnoi, "known_date"),
-        model=config.model,
-        window=tuple(config.window),
-        estimation_window=tuple(config.estimation_window),
-        min_estimation_returns=config.min_estimation_returns,
-        n_permutations=config.n_permutations,
-        cnoi_center=config.cnoi_center,
-        seed=config.seed,
-    )
+    except ValueError as err:  # missing benchmark or factors: say so, do not fail the run
+        return _not_estimable(context, f"event study not estimable: {err}", params)
     if result.banks.empty:
         return _not_estimable(
             context, "no event could be studied: " + "; ".join(result.notes), params
