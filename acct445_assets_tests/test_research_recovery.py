@@ -207,3 +207,29 @@ def test_assets_report_unsupported_data_instead_of_failing(tmp_path):
     assert "benchmark 'SPY' not in benchmark prices" in tables["event_study_cars"]["status"].iloc[0]
     panel_status = tables["panel_regression"]["status"].iloc[0]
     assert "too few" in panel_status
+
+
+def test_decile_spread_recovers_the_premium_with_more_banks():
+    # With 60 banks the top decile holds the three planted failures and the spread alpha
+    # has t ~ 1; with 200 banks the same estimator has the power to pin the premium down.
+    from acct445_assets.research.alphas import portfolio_alphas
+    from acct445_assets.research.portfolios import form_portfolios
+
+    data = sample_inputs(n_banks=200)
+    result = form_portfolios(
+        build_rebalance_universe(data["cnoi"], data["returns"]), data["returns"]
+    )
+    alpha = (
+        portfolio_alphas(
+            result.daily_returns, result.period_returns, data["factors_daily"], models=["ff5_mom"]
+        )
+        .query("portfolio == 'spread' and frequency == 'daily'")
+        .iloc[0]
+    )
+    groups = result.assignments.groupby(["rebalance_date", "group"])["cnoi"].mean().unstack()
+    gap = (groups[1] - groups[10]).mean()
+    per_point, se = alpha["alpha"] / gap, alpha["alpha_se"] / abs(gap)
+    truth = data["truth"]["opacity_premium_daily_per_point"]
+    assert per_point - 1.96 * se < truth < per_point + 1.96 * se
+    assert truth / 2 < per_point < truth * 2
+    assert alpha["alpha_t"] < -2
