@@ -152,6 +152,7 @@ log "building $IMAGE"
 start=$(date +%s)
 docker build -q -t "$IMAGE" "$REPO" >"$W/build.log" 2>&1 || { tail -50 "$W/build.log" >&2; fail "docker build"; exit 1; }
 log "built in $(($(date +%s) - start)) s"
+docker image prune -f >/dev/null  # the builder stage
 size_mb=$(($(docker image inspect -f '{{.Size}}' "$IMAGE") / 1000000))
 base_mb=$(($(docker image inspect -f '{{.Size}}' python:3.11-slim) / 1000000))
 log "image size: $size_mb MB (stand-in base: $base_mb MB; limit $IMAGE_MAX_MB MB)"
