@@ -1,0 +1,435 @@
+"""`make bench`: the performance benchmark (issue 8).
+
+    python -m acct445_assets_bench.run [--stages estimators,cnoi,orchestrated] ...
+
+Every timed piece runs in a fresh subprocess (wall time, peak RSS of its process tree);
+fast path and baseline run side by side in the same invocation, so their ratio holds on
+a busy machine even when absolute seconds do not. Results go to stdout as a table and to
+``acct445_assets_bench/results/latest.json`` (stages not run keep their previous entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .measure import machine, run_measured, write_report
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+STAGES = ("estimators", "cnoi", "orchestrated")
+TARGETS = {
+    "estimators_speedup": 50.0,
+    "cnoi_throughput_ratio": 5.0,
+    "full_graph_seconds": 600.0,
+    "full_graph_peak_mb": 4096.0,
+    "incremental_share": 0.10,
+}
+
+
+def _child(args: list[str], log: Path, env: dict | None = None):
+    cmd = [sys.executable, "-m", "acct445_assets_bench.run", *args]
+    code, wall, peak, report = run_measured(cmd, log=log, env=env)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed (exit {code}); see {log}")
+    return wall, peak, report
+
+
+# ------------------------------------------------------------------- child entry points
+
+
+def _child_prepare(ns) -> None:
+    from .data import ScaleSpec, build_estimator_inputs
+
+    spec = ScaleSpec(n_banks=ns.n_banks, start=ns.start, end=ns.end)
+    directory = Path(ns.workdir) / "inputs"
+    stamp = directory / "sizes.json"
+    start = time.perf_counter()
+    if stamp.exists() and json.loads(stamp.read_text())["spec"] == spec.__dict__:
+        sizes = json.loads(stamp.read_text())["sizes"]  # same spec: reuse (--workdir runs)
+    else:
+        sizes = build_estimator_inputs(spec, directory)
+        stamp.write_text(json.dumps({"spec": spec.__dict__, "sizes": sizes}))
+    write_report({"seconds": time.perf_counter() - start, "sizes": sizes})
+
+
+def _child_task(ns) -> None:
+    from .data import load_estimator_inputs
+    from .estimators import TASKS, restrict
+
+    workdir = Path(ns.workdir)
+    inputs = load_estimator_inputs(workdir / "inputs")
+    ciks = None
+    if ns.subset:
+        ciks = sorted(inputs["returns"]["cik"].unique())[: ns.subset]
+    inputs = restrict(inputs, ciks)
+    if ns.task == "portfolio_alphas":
+        with open(workdir / "outputs" / "portfolios.fast.full.pkl", "rb") as handle:
+            inputs["portfolios"] = pickle.load(handle)
+    function = TASKS[ns.task][0 if ns.impl == "fast" else 1]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    outputs = function(inputs)
+    seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    tag = f"{ns.task}.{ns.impl}.{'sub' + str(ns.subset) if ns.subset else 'full'}"
+    with open(workdir / "outputs" / f"{tag}.pkl", "wb") as handle:
+        pickle.dump(outputs, handle)
+    write_report(
+        {
+            "seconds": seconds,
+            "cpu_seconds": cpu,
+            "n_banks": int(inputs["returns"]["cik"].nunique()),
+            "outputs": tag,
+        }
+    )
+
+
+def _child_cnoi(ns) -> None:
+    from .cnoi import run_worker
+
+    plan_ = json.loads(Path(ns.plan).read_text())
+    banks = plan_[ns.which][ns.worker :: ns.workers]
+    result = run_worker(plan_, banks, ns.impl)
+    out = Path(ns.workdir) / f"cnoi.{ns.impl}.{ns.worker}.pkl"
+    with open(out, "wb") as handle:
+        pickle.dump({"notes": result.pop("notes"), "scores": result.pop("scores")}, handle)
+    write_report(result)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def stage_estimators(ns, workdir: Path, log: Path) -> dict:
+    from .estimators import LABELS, TASKS, assert_agree, compare
+
+    (workdir / "outputs").mkdir(parents=True, exist_ok=True)
+    common = ["--workdir", str(workdir)]
+    print(f"generating {ns.n_banks} banks {ns.start}..{ns.end} ...", flush=True)
+    wall, peak, prep = _child(
+        ["_prepare", *common, "--n-banks", str(ns.n_banks), "--start", ns.start, "--end", ns.end],
+        log,
+    )
+    result = {
+        "data": {**prep["sizes"], "generate_seconds": round(wall, 1), "peak_mb": round(peak)},
+        "tasks": {},
+    }
+    subsets = {"firm_alphas": ns.firm_alpha_banks, "event_study": ns.event_study_banks}
+    for task in TASKS:
+        subset = subsets.get(task) or 0
+        if subset >= ns.n_banks:
+            subset = 0
+        row = {"label": LABELS[task]}
+        runs = [("fast", 0)] + ([("fast", subset)] if subset else []) + [("slow", subset)]
+        for impl, size in runs:
+            print(f"  {task} {impl}{f' on {size} banks' if size else ''} ...", flush=True)
+            args = ["_task", *common, "--task", task, "--impl", impl, "--subset", str(size)]
+            wall, peak, rep = _child(args, log)
+            key = "fast_subset" if impl == "fast" and size else impl
+            row[key] = {
+                "seconds": round(rep["seconds"], 3),
+                "cpu_seconds": round(rep["cpu_seconds"], 3),
+                "process_seconds": round(wall, 2),
+                "peak_mb": round(peak),
+                "n_banks": rep["n_banks"],
+                "outputs": rep["outputs"],
+            }
+        fast_tag = (row.get("fast_subset") or row["fast"])["outputs"]
+        slow_tag = row["slow"]["outputs"]
+        fast_out = pickle.loads((workdir / "outputs" / f"{fast_tag}.pkl").read_bytes())
+        slow_out = pickle.loads((workdir / "outputs" / f"{slow_tag}.pkl").read_bytes())
+        discrepancies = compare(task, fast_out, slow_out)
+        row["max_discrepancy"] = max(discrepancies.values())
+        row["discrepancies"] = discrepancies
+        assert_agree(task, discrepancies)
+        slow_seconds = row["slow"]["seconds"]
+        if subset:
+            scale = row["fast"]["n_banks"] / row["slow"]["n_banks"]
+            row["baseline_scaled_from_banks"] = row["slow"]["n_banks"]
+            row["baseline_seconds_scaled"] = round(slow_seconds * scale, 1)
+            row["speedup_same_subset"] = round(slow_seconds / row["fast_subset"]["seconds"], 1)
+            slow_seconds *= scale
+        row["baseline_seconds"] = round(slow_seconds, 2)
+        row["speedup"] = round(slow_seconds / row["fast"]["seconds"], 1)
+        result["tasks"][task] = row
+    fast_total = sum(r["fast"]["seconds"] for r in result["tasks"].values())
+    slow_total = sum(r["baseline_seconds"] for r in result["tasks"].values())
+    result["fast_seconds_total"] = round(fast_total, 2)
+    result["baseline_seconds_total"] = round(slow_total, 1)
+    result["speedup_total"] = round(slow_total / fast_total, 1)
+    result["speedup_min"] = min(r["speedup"] for r in result["tasks"].values())
+    return result
+
+
+def stage_cnoi(ns, workdir: Path, log: Path) -> dict:
+    from .cnoi import compare_outputs, plan
+
+    plan_ = plan(ns.filings, ns.baseline_filings)
+    plan_path = workdir / "cnoi_plan.json"
+    plan_path.write_text(json.dumps(plan_))
+    result = {"workers": ns.workers}
+    outputs = {}
+    for impl, which in (("fast", "banks"), ("slow", "baseline")):
+        print(f"  cnoi {impl} over {which} with {ns.workers} workers ...", flush=True)
+        # Workers run at the same time; each is one core's worth of work.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(worker, impl=impl, which=which):
+            args = [
+                "_cnoi",
+                "--workdir",
+                str(workdir),
+                "--plan",
+                str(plan_path),
+                "--impl",
+                impl,
+                "--which",
+                which,
+                "--worker",
+                str(worker),
+                "--workers",
+                str(ns.workers),
+            ]
+            return _child(args, log)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(ns.workers) as pool:
+            reports = list(pool.map(one, range(ns.workers)))
+        elapsed = time.perf_counter() - start
+        mb = sum(r["bytes"] for _, _, r in reports) / 1e6
+        cpu = sum(r["cpu_seconds"] for _, _, r in reports)
+        timed_wall = sum(r["wall_seconds"] for _, _, r in reports)
+        result[impl] = {
+            "documents": sum(r["documents"] for _, _, r in reports),
+            "megabytes": round(mb, 1),
+            "doc_mb_min": round(min(r["doc_mb_min"] for _, _, r in reports if r["doc_mb_min"]), 2),
+            "doc_mb_max": round(max(r["doc_mb_max"] for _, _, r in reports if r["doc_mb_max"]), 2),
+            "cpu_seconds": round(cpu, 1),
+            "timed_wall_seconds": round(timed_wall, 1),
+            "process_wall_seconds_incl_generation": round(elapsed, 1),
+            "mb_per_s_per_core": round(mb / cpu, 3),
+            "mb_per_s_per_core_wall": round(mb / timed_wall, 3),
+            "peak_mb_per_worker": round(max(p for _, p, _ in reports)),
+        }
+        parts = [
+            pickle.loads((workdir / f"cnoi.{impl}.{w}.pkl").read_bytes()) for w in range(ns.workers)
+        ]
+        import pandas as pd
+
+        outputs[impl] = {
+            key: pd.concat([p[key] for p in parts], ignore_index=True)
+            for key in ("notes", "scores")
+        }
+    agreement = compare_outputs(
+        outputs["fast"]["notes"],
+        outputs["fast"]["scores"],
+        outputs["slow"]["notes"],
+        outputs["slow"]["scores"],
+    )
+    result["agreement"] = agreement
+    result["ok_share_fast"] = round(float((outputs["fast"]["scores"]["status"] == "ok").mean()), 4)
+    mismatches = {k: v for k, v in agreement.items() if v}
+    if mismatches:
+        raise AssertionError(f"cnoi: lxml path and bs4 baseline disagree: {mismatches}")
+    result["throughput_ratio"] = round(
+        result["fast"]["mb_per_s_per_core"] / result["slow"]["mb_per_s_per_core"], 1
+    )
+    return result
+
+
+def stage_orchestrated(ns, workdir: Path, log: Path) -> dict:
+    from .orchestrated import run_orchestrated
+
+    return run_orchestrated(ns, workdir, log)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def verdicts(results: dict) -> dict:
+    out = {}
+    est = results.get("estimators")
+    if est:
+        out["estimators >= 50x (total)"] = est["speedup_total"] >= TARGETS["estimators_speedup"]
+    cnoi = results.get("cnoi")
+    if cnoi:
+        out["cnoi >= 5x"] = cnoi["throughput_ratio"] >= TARGETS["cnoi_throughput_ratio"]
+    orch = results.get("orchestrated")
+    if orch and "full" in orch:
+        out["full graph < 10 min"] = orch["full"]["seconds"] < TARGETS["full_graph_seconds"]
+        out["full graph peak < 4 GB"] = orch["full"]["peak_mb"] < TARGETS["full_graph_peak_mb"]
+        if "incremental" in orch:
+            out["incremental < 10% of full"] = (
+                orch["incremental_share"] < TARGETS["incremental_share"]
+            )
+            out["ingestion touched only the new partition"] = bool(orch.get("only_new_partition"))
+    return out
+
+
+def _fmt(x, digits=1):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"{'stage':<46} {'fast':>10} {'baseline':>10} {'ratio':>8} {'peak MB':>16} {'agree':>9}",
+        "-" * 104,
+    ]
+    est = results.get("estimators")
+    if est:
+        for row in est["tasks"].values():
+            note = (
+                f" (baseline on {row['baseline_scaled_from_banks']} banks, scaled)"
+                if row.get("baseline_scaled_from_banks")
+                else ""
+            )
+            lines.append(
+                f"{row['label'][:46]:<46} {_fmt(row['fast']['seconds'], 2):>9}s "
+                f"{_fmt(row['baseline_seconds'], 1):>9}s {_fmt(row['speedup']):>7}x "
+                f"{row['fast']['peak_mb']:>7}/{row['slow']['peak_mb']:<8} {row['max_discrepancy']:>9.1e}{note}"
+            )
+        lines.append(
+            f"{'estimators, total':<46} {_fmt(est['fast_seconds_total'], 2):>9}s "
+            f"{_fmt(est['baseline_seconds_total'], 1):>9}s {_fmt(est['speedup_total']):>7}x"
+        )
+    cnoi = results.get("cnoi")
+    if cnoi:
+        f, s = cnoi["fast"], cnoi["slow"]
+        lines.append(
+            f"{'CNOI extract+score, MB/s per core':<46} {_fmt(f['mb_per_s_per_core'], 2):>10} "
+            f"{_fmt(s['mb_per_s_per_core'], 2):>10} {_fmt(cnoi['throughput_ratio']):>7}x "
+            f"{f['peak_mb_per_worker']:>7}/{s['peak_mb_per_worker']:<8} {'same':>9}"
+        )
+        lines.append(
+            f"{'  filings (MB): fast / baseline':<46} {f['documents']:>6} ({f['megabytes']:,.0f}) "
+            f"{s['documents']:>4} ({s['megabytes']:,.0f})  docs {f['doc_mb_min']}-{f['doc_mb_max']} MB"
+        )
+    orch = results.get("orchestrated")
+    if orch and "full" in orch:
+        lines.append(
+            f"{'full asset graph (Dagster CLI)':<46} {_fmt(orch['full']['seconds'], 0):>9}s "
+            f"{'':>10} {'':>8} {orch['full']['peak_mb']:>7}"
+        )
+        if "incremental" in orch:
+            lines.append(
+                f"{'one new trading day (+ downstream)':<46} {_fmt(orch['incremental']['seconds'], 0):>9}s "
+                f"{'':>10} {_fmt(100 * orch['incremental_share']):>6}% {orch['incremental']['peak_mb']:>7}"
+            )
+    lines.append("")
+    for name, ok in verdicts(results).items():
+        lines.append(f"  [{'met' if ok else 'MISSED'}] {name}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="acct445_assets_bench.run")
+    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument("--n-banks", type=int, default=5000)
+    parser.add_argument("--start", default="2016-01-01")
+    parser.add_argument("--end", default="2025-12-31")
+    parser.add_argument(
+        "--event-study-banks", type=int, default=0, help="baseline subset (0 = all)"
+    )
+    parser.add_argument("--firm-alpha-banks", type=int, default=250, help="baseline subset")
+    parser.add_argument("--filings", type=int, default=2000)
+    parser.add_argument("--baseline-filings", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workdir", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--out", default=str(RESULTS))
+
+    prepare = sub.add_parser("_prepare")
+    for p in (prepare,):
+        p.add_argument("--workdir", required=True)
+        p.add_argument("--n-banks", type=int, required=True)
+        p.add_argument("--start", required=True)
+        p.add_argument("--end", required=True)
+    task = sub.add_parser("_task")
+    task.add_argument("--workdir", required=True)
+    task.add_argument("--task", required=True)
+    task.add_argument("--impl", choices=["fast", "slow"], required=True)
+    task.add_argument("--subset", type=int, default=0)
+    cnoi = sub.add_parser("_cnoi")
+    cnoi.add_argument("--workdir", required=True)
+    cnoi.add_argument("--plan", required=True)
+    cnoi.add_argument("--impl", choices=["fast", "slow"], required=True)
+    cnoi.add_argument("--which", choices=["banks", "baseline"], required=True)
+    cnoi.add_argument("--worker", type=int, required=True)
+    cnoi.add_argument("--workers", type=int, required=True)
+    ns = parser.parse_args(argv)
+
+    if ns.command == "_prepare":
+        _child_prepare(ns)
+        return 0
+    if ns.command == "_task":
+        _child_task(ns)
+        return 0
+    if ns.command == "_cnoi":
+        _child_cnoi(ns)
+        return 0
+
+    stages = [s.strip() for s in ns.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        parser.error(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    workdir = Path(ns.workdir) if ns.workdir else Path(tempfile.mkdtemp(prefix="acct445-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "bench.log"
+    out_path = Path(ns.out)
+    previous = json.loads(out_path.read_text()) if out_path.exists() else {}
+    results = dict(previous.get("stages", {}))
+    print(f"bench: stages {stages}; scratch {workdir}; child output in {log}", flush=True)
+    runners = {
+        "estimators": stage_estimators,
+        "cnoi": stage_cnoi,
+        "orchestrated": stage_orchestrated,
+    }
+    host = machine()
+    try:
+        for stage in stages:
+            print(f"== {stage}", flush=True)
+            start = time.perf_counter()
+            results[stage] = runners[stage](ns, workdir / stage, log)
+            results[stage]["stage_seconds"] = round(time.perf_counter() - start, 1)
+            results[stage]["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            results[stage]["machine"] = host
+            results[stage]["config"] = {
+                k: getattr(ns, k)
+                for k in (
+                    "n_banks",
+                    "start",
+                    "end",
+                    "event_study_banks",
+                    "firm_alpha_banks",
+                    "filings",
+                    "baseline_filings",
+                    "workers",
+                )
+            }
+            document = {
+                "issue": 8,
+                "targets": TARGETS,
+                "stages": results,
+                "verdicts": verdicts(results),
+            }
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    finally:
+        if not ns.keep and not ns.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(table(results))
+    print(f"\nwritten {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
