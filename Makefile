@@ -71,3 +71,8 @@ down:  ## stop the stack (volumes are kept)
 
 docker-test:  ## image + compose checks on a private dockerd with stand-in base images (needs root)
 	bash deploy/docker-test.sh
+
+.PHONY: bench
+STAGES ?= estimators,cnoi,orchestrated
+bench: install  ## performance benchmark at scale (STAGES=estimators,cnoi,orchestrated BENCH_ARGS=...)
+	$(RUN) python -m acct445_assets_bench.run --stages $(STAGES) $(BENCH_ARGS)
