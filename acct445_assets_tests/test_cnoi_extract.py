@@ -148,3 +148,29 @@ def test_running_page_headers_uppercase_subheadings_and_toc_lines():
     # Repeated page headers and page numbers are not note content.
     assert "HARBOR BANKSHARES" not in text and "NOTES TO CONSOLIDATED" not in text
     assert not any(p in text.split("\n") for p in ("52", "53"))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Note E - Loans and Allowance for Credit Losses",
+        "(5) Loans and Allowance for Credit Losses",
+        "NOTE IV. ALLOWANCE FOR CREDIT LOSSES",
+        "5. Loans and Allowance for Credit Losses",
+    ],
+)
+def test_numbering_styles_qualify_and_end_at_the_next_note(title):
+    nxt = title.replace("Loans and Allowance for Credit Losses", "Deposits").replace(
+        "ALLOWANCE FOR CREDIT LOSSES", "DEPOSITS"
+    )
+    nxt = (
+        nxt.replace("Note E", "Note F").replace("(5)", "(6)").replace("IV", "V").replace("5.", "6.")
+    )
+    doc = (
+        f"<html><body><p><b>{title}</b></p><p>The allowance for credit losses is measured on pools.</p>"
+        f"<p><b>CREDIT QUALITY</b></p><p>Loans are rated pass or substandard.</p>"
+        f"<p><b>{nxt}</b></p><p>Deposits rose.</p></body></html>"
+    )
+    note = extract_note(doc)
+    assert note.located_by == "heading" and note.heading == title
+    assert "rated pass" in note.text and "Deposits rose" not in note.text

@@ -246,8 +246,11 @@ def document_blocks(document: str | bytes) -> list[Block]:
 
 # --------------------------------------------------------------------------- location
 
+# "NOTE 5", "Note IV", "Note E", "5.", "5 -", "(5)".
 NOTE_NUM_RE = re.compile(
-    r"^\s*(?:note\s+(\d{1,2}|[ivxlc]{1,6})\b\.?|(\d{1,2})\s*[.:)\-–—]\s*(?=[A-Za-z]))", re.I
+    r"^\s*(?:note\s+(\d{1,2}|[ivxlc]{1,6}|[a-z])\b\.?|(\d{1,2})\s*[.:)\-–—]\s*(?=[A-Za-z])"
+    r"|\((\d{1,2})\)\s*(?=[A-Za-z]))",
+    re.I,
 )
 CONTINUED_RE = re.compile(
     r"[(\[]\s*continued\s*[)\]]|[-–—,]\s*continued\s*$|\bcont(?:inued|'d)\.?\s*$", re.I
@@ -298,7 +301,7 @@ def _note_number(text: str) -> str | None:
     m = NOTE_NUM_RE.match(text)
     if not m:
         return None
-    return (m.group(1) or m.group(2)).lower()
+    return (m.group(1) or m.group(2) or m.group(3)).lower()
 
 
 def heading_score(text: str, *, bold: bool = False, after_statements: bool = False) -> float:
