@@ -174,3 +174,37 @@ def test_numbering_styles_qualify_and_end_at_the_next_note(title):
     note = extract_note(doc)
     assert note.located_by == "heading" and note.heading == title
     assert "rated pass" in note.text and "Deposits rose" not in note.text
+
+
+def test_pipeline_records_each_failure_with_a_reason_and_no_score():
+    import pandas as pd
+
+    from acct445_assets.research.cnoi.pipeline import score_filings
+
+    good = read("bank_10k_ixbrl.htm")
+    filings = pd.DataFrame(
+        {
+            "cik": ["1"] * 5,
+            "ticker": ["HVB"] * 5,
+            "accession": [f"a-{k}" for k in range(5)],
+            "form": ["10-Q"] * 5,
+            "filing_date": pd.date_range("2023-02-01", periods=5, freq="90D"),
+            "report_date": pd.date_range("2022-12-31", periods=5, freq="90D"),
+            "document": [
+                good,
+                None,
+                "",
+                "<html><body><p>NOTE 1 - DEPOSITS</p><p>Deposits rose.</p></body></html>",
+                "\x00\x01\x02 binary garbage",
+            ],
+        }
+    )
+    notes, scores = score_filings(filings)
+    reasons = dict(zip(scores["accession"], scores["reason"], strict=True))
+    assert scores.set_index("accession").loc["a-0", "status"] == "ok"
+    assert reasons["a-1"] == "document missing"
+    assert reasons["a-2"] == "document empty"
+    assert "not located" in reasons["a-3"]
+    assert scores.set_index("accession").loc["a-4", "status"] == "failed" and reasons["a-4"]
+    assert scores.loc[scores["status"] == "failed", "cnoi"].isna().all()
+    assert len(notes) == len(scores) == 5

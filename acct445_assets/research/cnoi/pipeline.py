@@ -94,9 +94,16 @@ def extract_filing(document: str | bytes | None) -> dict:
         }
     if not blocks:
         return {"status": "failed", "reason": "document has no text", "located_by": "none"}
-    note = locate_note(blocks)
-    rec = note.to_record()
-    rec["adoption_date_stated"] = _adoption_in_blocks(blocks)
+    try:
+        note = locate_note(blocks)
+        rec = note.to_record()
+        rec["adoption_date_stated"] = _adoption_in_blocks(blocks)
+    except Exception as exc:  # one odd document must not sink the panel; the reason says why
+        return {
+            "status": "failed",
+            "reason": f"note extraction error: {type(exc).__name__}: {exc}"[:300],
+            "located_by": "none",
+        }
     rec["document_bytes"] = len(document)
     if note.located_by == "none":
         rec.update(
