@@ -139,3 +139,15 @@ def test_failed_scores_are_ignored():
     scores.loc[0, "status"] = "failed"
     res = opacity_validation(scores, panel)
     assert res.summary["n_notes"] == len(scores) - 1
+
+
+def test_without_accession_link_uses_latest_filed_score():
+    scores, panel = make_inputs(n_banks=6, n_quarters=6)
+    linked = next_quarter_sample(scores, panel)
+    unlinked = next_quarter_sample(scores, panel.drop(columns=["cnoi_accession"]))
+    # Scores are filed 40 days after quarter end, so at a quarter end the latest filed one
+    # is the previous quarter's: its Fog, and the panel's own CNOI column.
+    assert len(unlinked) == len(linked) - 6
+    merged = unlinked.merge(linked, on=["cik", "quarter"], suffixes=("_u", "_l"))
+    assert (merged["cnoi_u"] == merged["cnoi_l"]).all()
+    assert not np.allclose(merged["fog_u"], merged["fog_l"])
