@@ -5,6 +5,7 @@ The inputs are written the way the Python assets write them (schemas `raw` and
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -174,6 +175,7 @@ def build(db: Path, dbt_vars=VARS, args=("build",)):
         dbt_resource(), str(db), list(args), dbt_vars, raise_on_error=False
     ).wait()
     results = invocation.get_artifact("run_results.json")["results"]
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
     return invocation, results
 
 

@@ -6,6 +6,7 @@ read them through the DuckDB IO manager like any other asset. dbt tests become a
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,6 +180,9 @@ def warehouse_dbt_models(
     error = invocation.get_error()
     if error is not None:
         raise error
+    # Each invocation writes its own target/<id>/; a daily run would pile them up forever.
+    # Failed runs keep theirs (compiled SQL, run_results.json) for diagnosis.
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 @asset(
