@@ -93,3 +93,26 @@ def test_percent_factors_are_rejected(sample_alphas):
     percent = data["factors_daily"].assign(mkt_rf=lambda f: f["mkt_rf"] * 100)
     with pytest.raises(ValueError, match="percent"):
         portfolio_alphas(res.daily_returns, res.period_returns, percent)
+
+
+def test_monthly_rebalancing_gives_monthly_alphas():
+    data = sample_inputs()
+    universe = build_rebalance_universe(data["cnoi"], data["returns"], frequency="monthly")
+    assert universe["rebalance_date"].dt.to_period("M").is_unique is False
+    assert (
+        universe.groupby(universe["rebalance_date"].dt.to_period("M"))["rebalance_date"]
+        .nunique()
+        .max()
+        == 1
+    )
+    res = form_portfolios(universe, data["returns"], frequency="monthly")
+    alphas = portfolio_alphas(
+        res.daily_returns,
+        res.period_returns,
+        data["factors_daily"],
+        ["capm"],
+        period_frequency="monthly",
+    )
+    monthly = alphas.query("frequency == 'monthly' and portfolio == @SPREAD").iloc[0]
+    assert monthly["n"] == res.period_returns["period_end"].nunique()
+    assert monthly["alpha_annual"] == pytest.approx(12 * monthly["alpha"])

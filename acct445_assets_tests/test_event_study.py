@@ -252,3 +252,37 @@ def test_several_events_are_studied_separately():
     # First Republic's last trade was 2023-04-28: its May window is incomplete.
     counts = res.counts.query("event == '2023-05-01'").set_index("status")["n_banks"]
     assert counts.get("incomplete_event_window", 0) >= 1
+
+
+def test_batched_fits_match_per_bank_statsmodels_with_gaps():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2021-01-04", periods=320)
+    market = pd.Series(rng.normal(0, 0.01, len(dates)), index=dates)
+    n_banks = 40
+    wide = pd.DataFrame(
+        market.to_numpy()[:, None] * rng.normal(1, 0.4, n_banks)
+        + rng.normal(0, 0.02, (len(dates), n_banks)),
+        index=dates,
+        columns=[f"c{i:02d}" for i in range(n_banks)],
+    )
+    wide = wide.mask(rng.random(wide.shape) < 0.08)
+    wide.iloc[300:307] = wide.iloc[300:307].fillna(0.001)  # complete event windows
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(returns, [dates[301]], market=market, n_permutations=10)
+    banks = res.banks.set_index("cik")
+    est = slice(301 - 250, 301 - 10)
+    for cik in wide.columns:
+        y = wide[cik].iloc[est]
+        ok = y.notna()
+        fit = sm.OLS(y[ok], sm.add_constant(market.iloc[est][ok])).fit()
+        ar = (
+            wide[cik].iloc[300:307] - fit.params.iloc[0] - fit.params.iloc[1] * market.iloc[300:307]
+        )
+        row = banks.loc[cik]
+        assert row["n_est"] == ok.sum()
+        assert row["alpha"] == pytest.approx(fit.params.iloc[0], rel=1e-8)
+        assert row["beta"] == pytest.approx(fit.params.iloc[1], rel=1e-8)
+        assert row["sigma"] == pytest.approx(np.sqrt(fit.scale), rel=1e-8)
+        assert row["car"] == pytest.approx(ar.sum(), rel=1e-8)
