@@ -560,6 +560,7 @@ def did_estimates(
             )
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(-0.5, color="grey", lw=0.6, ls="--")
+        ax.legend(fontsize=7)
     else:
         ax.text(
             0.5, 0.5, "\n".join(result.notes) or "no estimates", ha="center", va="center", wrap=True
@@ -567,7 +568,6 @@ def did_estimates(
     ax.set_xlabel("quarters relative to CECL adoption")
     ax.set_ylabel(config.outcomes[0])
     ax.set_title(f"CECL adoption: event-time effects on {config.outcomes[0]} (95% CI)")
-    ax.legend(fontsize=7)
     published = publish(
         "did_estimates", figures={"did_event_time": fig}, parameters=params, **did_content(result)
     )
