@@ -171,6 +171,11 @@ def test_svb_opacity_effect_recovered(materialized):
     assert truth * 2 < reg["coef"] < truth / 2
     q = res.quartile_difference.iloc[0]
     assert q["diff_q4_q1"] < 0 and q["perm_p"] < 0.05
+    # The level: planted shock plus the bank-factor move that SPY does not span.
+    by_day = data["truth"]["svb_bank_factor_ar_by_day"]
+    level_truth = data["truth"]["svb_car_mean_at_50"] + sum(by_day[d] for d in (-1, 0, 1))
+    level = res.cnoi_regression.set_index("term").loc["car_at_cnoi_50"]
+    assert level["ci_low"] < level_truth < level["ci_high"]
 
 
 def test_cecl_volatility_effect_recovered(materialized):

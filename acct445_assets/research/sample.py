@@ -322,6 +322,13 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     )
 
     truth = _truth(cfg, banks, dates, returns, returns_no_cecl, alive, betas, idio_sd)
+    # SPY does not span the bank factor, so its move on each event day is part of every
+    # bank's abnormal return against a SPY market model, on top of the planted shock.
+    truth["svb_bank_factor_ar_by_day"] = {
+        offset: float(bank_factor[day0 + offset] * bank_loading.mean())
+        for offset in range(-10, 11)
+        if 0 <= day0 + offset < t
+    }
     universe_banks = banks.assign(first_date=banks["first_date"], last_date=banks["last_date"])
     return SampleUniverse(
         config=cfg,
@@ -355,7 +362,7 @@ def _truth(cfg, banks, dates, returns, returns_no_cecl, alive, betas, idio_sd) -
         "opacity_premium_monthly_per_point": cfg.opacity_premium_daily * 21,
         "opacity_premium_quarterly_per_point": cfg.opacity_premium_daily * 63,
         "svb_day0": str(SVB_DAY0.date()),
-        "svb_car_mean_at_50": cfg.svb_shock_mean,
+        "svb_car_mean_at_50": cfg.svb_shock_mean,  # planted on days -1..+1, beyond all factors
         "svb_car_per_point": cfg.svb_car_per_point,
         "cecl_vol_multiplier": cfg.cecl_vol_multiplier,
         "cecl_att_volatility": float(np.mean(effects)) if effects else None,
