@@ -363,6 +363,37 @@ def test_future_filings_change_no_earlier_panel_or_universe_row(built, tmp_path)
         assert not before.equals(after)
 
 
+def test_every_dbt_var_reaches_the_models(built, tmp_path):
+    db = tmp_path / "acct445.duckdb"
+    write_inputs(db, built["cnoi"])
+    other = {"lag_days": 3, "max_signal_age": 60, "delisting_return": -0.5, "rebalance": "monthly"}
+    invocation, _ = build(db, dbt_vars=other)
+    assert invocation.is_successful()
+
+    stg = read(db, "warehouse.stg_cnoi", "accession")
+    assert (pd.DatetimeIndex(stg["known_date"]) == add_trading_days(stg["filing_date"], 3)).all()
+    rets = read(db, "warehouse.stg_bank_returns", "cik, date")
+    delisting_day = rets[rets["delisted"]]
+    assert delisting_day["ret"].tolist() == pytest.approx([(10.0 / 10.89) * 0.5 - 1])
+
+    cnoi = built["cnoi"][built["cnoi"]["status"] == "ok"].copy()
+    cnoi["known_date"] = add_trading_days(cnoi["filing_date"], 3)
+    reference = build_rebalance_universe(
+        cnoi, returns_from_prices(make_prices(), -0.5), "monthly", max_signal_age=60
+    )
+    lenient = build_rebalance_universe(cnoi, returns_from_prices(make_prices()), "monthly", 200)
+    assert len(lenient) > len(reference)  # the age limit bites on these filings
+    universe = read(db, "warehouse.rebalance_universe", "rebalance_date, cik")
+    assert universe["rebalance_date"].nunique() > 12
+    assert len(universe) == len(reference)
+    assert list(universe["cik"]) == list(reference["cik"])
+    assert (
+        pd.DatetimeIndex(universe["rebalance_date"])
+        == pd.DatetimeIndex(reference["rebalance_date"])
+    ).all()
+    np.testing.assert_allclose(universe["cnoi"], reference["cnoi"])
+
+
 def test_dbt_tests_catch_a_panel_row_using_a_score_not_yet_known(built, tmp_path):
     db = tmp_path / "acct445.duckdb"
     write_inputs(db, built["cnoi"])
