@@ -66,6 +66,10 @@ def _atomic_write(path: Path, payload: bytes) -> Path:
     try:
         with os.fdopen(handle, "wb") as fh:
             fh.write(payload)
+        # mkstemp creates 0600; results are for readers, so honour the umask like open() does.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -142,10 +142,22 @@ def _section(key: str, records: dict[str, dict], results_dir: Path) -> dict | No
     }
 
 
+# Headline order: the return results first, the validation of the index last.
+HEADLINE_ORDER = [
+    "decile_returns",
+    "factor_alphas",
+    "event_study_cars",
+    "did_estimates",
+    "panel_regression",
+    "cnoi_scores",
+    "opacity_validation",
+]
+
+
 def _headline(records: dict[str, dict]) -> list[dict]:
     rows = []
-    for _, assets in REPORT_SECTIONS.values():
-        for asset in assets:
+    for asset in HEADLINE_ORDER + [a for a in records if a not in HEADLINE_ORDER]:
+        if asset in records:
             for entry in records.get(asset, {}).get("headline", []):
                 rows.append(
                     {

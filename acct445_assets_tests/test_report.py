@@ -285,3 +285,58 @@ def test_headless_chromium_loads_every_figure(published, tmp_path):
     broken.write_bytes(broken.read_bytes()[:40])
     report.write_text(render_report(_content(published)[0], missing))
     assert _loaded(_chromium_dom(report, tmp_path / "profile2")) == (3, 4)
+
+
+def test_research_report_asset_writes_report_with_coverage_and_vintages(tmp_path, monkeypatch):
+    """The asset itself, on stand-in upstream assets: inputs give the coverage, the raw
+    assets' materialization metadata the vintages, publication records the content."""
+    from dagster import DagsterInstance, Output, asset, materialize
+
+    from acct445_assets.assets.publication import RESEARCH_INPUTS, research_report
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("ACCT445_RESULTS_DIR", str(results))
+    scores = pd.DataFrame(
+        {
+            "cik": ["0000000001", "0000000002"],
+            "filing_date": pd.to_datetime(["2021-02-01", "2021-05-03"]),
+            "status": ["ok", "ok"],
+            "rubric_version": "cnoi-1",
+        }
+    )
+
+    def stand_in(name, key):
+        @asset(key=key)
+        def _stub():
+            if name == "cnoi_scores":
+                publish(
+                    "cnoi_scores",
+                    tables={"cnoi_summary": scores},
+                    figures={"cnoi_distribution": _figure("cnoi", 5)},
+                )
+                return scores
+            return pd.DataFrame({"status": ["ok"]})
+
+        return _stub
+
+    @asset(key=["raw", "ff_factors_daily"])
+    def factors():
+        return Output(
+            pd.DataFrame({"x": [1]}),
+            metadata={"source": "files", "vintage": "202509 CRSP", "date_range": "a .. b"},
+        )
+
+    stubs = [stand_in(name, key) for name, key in RESEARCH_INPUTS.items()]
+    instance = DagsterInstance.ephemeral()
+    assert materialize([factors, *stubs], instance=instance, resources={}).success
+    result = materialize(
+        [research_report, *stubs], instance=instance, selection=[research_report.key]
+    )
+    assert result.success
+    html = (results / "report.html").read_text()
+    assert "202509 CRSP" in html and "files" in html
+    assert re.search(r"filings scored \(status ok\)</td><td>2</td>", html)
+    assert html.count('<img src="data:image/png;base64,') == 1
+    meta = result.asset_materializations_for_node("publication__research_report")[0].metadata
+    assert meta["figures"].value == 1
+    assert "decile_returns" in meta["missing_sections"].value

@@ -69,21 +69,21 @@ def coverage_rows(source: str, inputs: dict[str, pd.DataFrame]) -> list[dict]:
                 "cnoi_scores",
             )
     portfolios = _ok(inputs.get("decile_portfolios", pd.DataFrame()))
-    if "rebalance_date" in portfolios and len(portfolios):
+    if {"rebalance_date", "cik"} <= set(portfolios) and len(portfolios):
         add("rebalance dates", portfolios["rebalance_date"].nunique(), "decile_portfolios")
         add("rebalance date range", _date_span(portfolios["rebalance_date"]), "decile_portfolios")
         add("banks ever in a portfolio", portfolios["cik"].nunique(), "decile_portfolios")
     returns = _ok(inputs.get("decile_returns", pd.DataFrame()))
-    if "frequency" in returns and len(returns):
+    if {"frequency", "date"} <= set(returns) and len(returns):
         daily = returns[returns["frequency"] == "daily"]
         add("daily portfolio return dates", _date_span(daily["date"]), "decile_returns")
         add("trading days", daily["date"].nunique(), "decile_returns")
     cars = inputs.get("event_study_cars", pd.DataFrame())
-    if "status" in cars and len(cars):
+    if {"event", "status"} <= set(cars) and len(cars):
         for (event, status), n in cars.groupby(["event", "status"]).size().items():
             add(f"event {event}: banks {status}", int(n), "event_study_cars")
     did = inputs.get("did_estimates", pd.DataFrame())
-    if "kind" in did and len(did):
+    if {"kind", "outcome"} <= set(did) and len(did):
         estimates = _ok(did[did["kind"] == "estimate"])
         for col in ("n_treated_clusters", "n_control_clusters", "n_obs"):
             if col in estimates and estimates[col].notna().any():
@@ -105,12 +105,21 @@ def _vintages(context: AssetExecutionContext) -> list[dict]:
         if event is None or event.asset_materialization is None:
             continue
         meta = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
-        provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+        nested = {}
+        for value in meta.values():
+            if isinstance(value, dict):
+                nested.update(value)
+
+        def pick(key, meta=meta, nested=nested):
+            value = meta.get(key)
+            value = value if value is not None and not isinstance(value, dict) else nested.get(key)
+            return "" if value is None else str(value)
+
         rows.append(
             {
                 "asset": "/".join(path),
-                "source": meta.get("source", provenance.get("source", "")),
-                "vintage": meta.get("vintage", provenance.get("vintage", "")),
+                "source": pick("source"),
+                "vintage": pick("vintage") or (f"seed {pick('seed')}" if pick("seed") else ""),
                 "date_range": meta.get("date_range", ""),
                 "materialized": datetime.fromtimestamp(event.timestamp, UTC).strftime(
                     "%Y-%m-%d %H:%M UTC"
