@@ -3,7 +3,7 @@ queue can be observed without depending on the study's data."""
 
 import time
 
-from dagster import Config, Definitions, OpExecutionContext, job, op
+from dagster import Config, Definitions, OpExecutionContext, in_process_executor, job, op
 
 
 class ProbeConfig(Config):
@@ -16,7 +16,8 @@ def hold_the_slot(context: OpExecutionContext, config: ProbeConfig) -> None:
     time.sleep(config.seconds)
 
 
-@job
+# One process per run: the run worker itself, no extra step process to start.
+@job(executor_def=in_process_executor)
 def queue_probe():
     hold_the_slot()
 
