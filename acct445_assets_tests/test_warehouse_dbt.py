@@ -396,8 +396,7 @@ def test_every_dbt_var_reaches_the_models(built, tmp_path):
 
 def test_dbt_tests_catch_a_panel_row_using_a_score_not_yet_known(built, tmp_path):
     db = tmp_path / "acct445.duckdb"
-    write_inputs(db, built["cnoi"])
-    assert build(db)[0].is_successful()
+    shutil.copy(built["db"], db)
     with duckdb.connect(str(db)) as conn:
         future = conn.execute(
             f"select accession from warehouse.stg_cnoi where cik = '{A}' order by known_date desc limit 1"
