@@ -169,6 +169,30 @@ def test_graphql_mutation_by_get_or_non_json_post_is_refused(stack, path, user):
     assert len(_runs_of_probe(stack)) == before
 
 
+def test_cross_site_writes_elsewhere_are_refused(stack):
+    """A form or no-cors POST from another site (say, to record a runless materialization)
+    carries the cached login too, and its Origin gives it away."""
+    path = "/operator/report_asset_materialization/ops_check/cross_site_probe"
+    forged = http(
+        "POST", stack.proxy + path, user=OPERATOR, headers={"Origin": "http://attacker.example"}
+    )
+    assert forged.status == 403
+    from dagster import AssetKey
+
+    with stack.instance() as instance:
+        assert (
+            instance.get_latest_materialization_event(AssetKey(["ops_check", "cross_site_probe"]))
+            is None
+        )
+    # A plain cross-site read (a link) still arrives, as the login then guards it.
+    assert (
+        http(
+            "GET", stack.proxy + "/", user=VIEWER, headers={"Origin": "http://attacker.example"}
+        ).status
+        == 200
+    )
+
+
 def _ws_url(stack, path: str) -> str:
     return f"ws://127.0.0.1:{stack.proxy_port}{path}"
 
