@@ -143,6 +143,7 @@ def publish(
     captions: Mapping[str, str] | None = None,
     headline: Iterable[Mapping[str, Any]] = (),
     notes: Iterable[str] = (),
+    files_only: Iterable[str] = (),
     directory: Path | None = None,
 ) -> list[str]:
     """Write an asset's tables and figures into its section and a record of them.
@@ -151,14 +152,15 @@ def publish(
     files in the order given, their captions, the parameters used, any notes, and the
     headline estimates: dicts with ``label``, ``estimate`` and ``statistic`` (its test
     statistic) plus optional ``statistic_name``, ``p_value`` and ``n``, taken from the
-    asset's computed frames (see ``headline_row``). Returns the written paths (strings,
-    for Dagster metadata).
+    asset's computed frames (see ``headline_row``). Tables named in ``files_only`` (long
+    detail tables) are listed in the report by file rather than printed. Returns the
+    written paths (strings, for Dagster metadata).
     """
     if asset not in SECTIONS:
         raise PublicationError(f"unknown asset {asset!r}; known: {', '.join(SECTIONS)}")
     section = SECTIONS[asset]
     base = directory or results_dir()
-    latex = set(latex)
+    latex, files_only = set(latex), set(files_only)
     unknown = latex - set(tables or {})
     if unknown:
         raise PublicationError(f"{asset}: latex requested for tables not given: {sorted(unknown)}")
@@ -175,6 +177,7 @@ def publish(
                 "tex": paths[1].relative_to(base).as_posix() if len(paths) > 1 else None,
                 "caption": captions.get(name, name.replace("_", " ")),
                 "rows": len(frame),
+                "display": name not in files_only,
             }
         )
     for name, fig in (figures or {}).items():

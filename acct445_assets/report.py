@@ -107,7 +107,7 @@ def _section(key: str, records: dict[str, dict], results_dir: Path) -> dict | No
     present = [records[a] for a in assets if a in records]
     if not present:
         return None
-    figures, tables, notes = [], [], []
+    figures, tables, files, notes = [], [], [], []
     for record in present:
         for fig in record.get("figures", []):
             figures.append(
@@ -120,6 +120,11 @@ def _section(key: str, records: dict[str, dict], results_dir: Path) -> dict | No
             )
         for table in record.get("tables", []):
             frame = _read_csv(results_dir / table["csv"])
+            if not table.get("display", True):
+                files.append(
+                    {"caption": table["caption"], "path": table["csv"], "rows": len(frame)}
+                )
+                continue
             tables.append(
                 {
                     "name": table["name"],
@@ -138,6 +143,7 @@ def _section(key: str, records: dict[str, dict], results_dir: Path) -> dict | No
         "title": title,
         "figures": figures,
         "tables": tables,
+        "files": files,
         "notes": notes,
     }
 

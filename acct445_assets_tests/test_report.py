@@ -112,7 +112,8 @@ def published(tmp_path: Path) -> dict:
     )
     publish(
         "did_estimates",
-        tables={"estimates": did},
+        tables={"estimates": did, "att_gt": pd.DataFrame({"cohort": ["2020Q1"] * 70, "att": 0.1})},
+        files_only={"att_gt"},
         figures={"event_time_curve": _figure("did", 3), "cohorts": _figure("cohorts", 4)},
         parameters={"leads_lags": 8},
         headline=headline_row(did, "TWFE volatility", "coef", "t", p_value="p"),
@@ -198,6 +199,9 @@ def test_report_lists_tables_coverage_parameters_and_missing_sections(published)
                 assert table["tex"] in html
                 assert (published["dir"] / table["tex"]).read_text().startswith("\\begin{tabular}")
     assert "CAAR tests" in html
+    # A detail table is named with its file and size, not printed.
+    assert re.search(r"att gt <code>did/att_gt.csv</code> \(70 rows\)", html)
+    assert "2020Q1" not in html
     assert "2 banks excluded: no CNOI before day -1" in html
     coverage = re.search(r'<table class="kv" id="coverage-table">(.*?)</table>', html, re.S).group(
         1

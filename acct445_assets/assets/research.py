@@ -209,6 +209,7 @@ def decile_portfolios(
         "decile_portfolios",
         tables={"breakpoints": breakpoints},
         captions={"breakpoints": "CNOI breakpoints and banks per group at each rebalance date"},
+        files_only={"breakpoints"},
         parameters=params,
         notes=notes,
     )

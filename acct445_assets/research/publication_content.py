@@ -94,6 +94,7 @@ def alphas_content(alphas: pd.DataFrame, rebalance: str) -> dict:
     return {
         "tables": {"spread_alphas": spread[keep], "factor_alphas": alphas},
         "latex": {"spread_alphas"},
+        "files_only": {"factor_alphas"},
         "captions": {
             "spread_alphas": "Spread (transparent minus opaque) factor-model alphas, Newey-West t",
             "factor_alphas": "Alphas and betas of every CNOI group",
@@ -221,6 +222,7 @@ def did_content(result) -> dict:
     return {
         "tables": tables,
         "latex": {"estimates", "pretrends"},
+        "files_only": {"event_time", "att_gt"},
         "captions": {
             "estimates": "CECL adoption effects: TWFE (two-way clustered SE, wild cluster "
             "bootstrap p) and Callaway-Sant'Anna overall ATT",
@@ -360,14 +362,38 @@ def validation_content(table: pd.DataFrame) -> dict:
             headline.append(
                 _entry(f"incremental R2 of {added} given {key.split('|')[1]}", f, f, "F", p, n)
             )
-    pearson = table[(table["section"] == "correlation") & (table["statistic"] == "pearson")]
+    correlations = (
+        table[(table["section"] == "correlation") & (table["statistic"] == "pearson")]
+        .pivot(index="model", columns="term", values="value")
+        .rename_axis(index="score", columns=None)
+        .reset_index()
+    )
+    race = table[table["section"] == "horse_race"]
+    horse_race = pd.DataFrame(columns=["model", "term", "coef", "t_hc3", "p_hc3", "r2"])
+    if len(race):
+        horse_race = (
+            race[race["term"] != "_model"]
+            .pivot_table(index=["model", "term"], columns="statistic", values="value", sort=False)
+            .reset_index()
+        )
+        r2 = race[race["term"] == "_model"].set_index("model")["value"]
+        horse_race["r2"] = horse_race["model"].map(r2)
+    tests = table[table["section"].isin(["incremental_f", "variance_share"])]
     return {
-        "tables": {"validation": table, "correlations": pearson},
-        "latex": {"validation"},
+        "tables": {
+            "correlations": correlations,
+            "horse_race": horse_race,
+            "incremental_f_and_variance_shares": tests,
+            "validation": table,
+        },
+        "latex": {"horse_race", "correlations"},
+        "files_only": {"validation"},
         "captions": {
-            "validation": "Opacity validation: correlations, horse race (HC3), incremental F, "
-            "variance shares",
             "correlations": "Pearson correlations of CNOI and its dimensions with readability",
+            "horse_race": "Next-quarter volatility on CNOI, Fog and both (HC3)",
+            "incremental_f_and_variance_shares": "Incremental R2 F-tests and variance "
+            "share of each dimension in CNOI",
+            "validation": "Opacity validation, every statistic (long form)",
         },
         "headline": headline,
     }
