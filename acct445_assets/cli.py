@@ -16,7 +16,8 @@ import pandas as pd
 
 from .params import section
 from .research.calendar import trading_days
-from .settings import load_settings
+from .resources.market import FilePriceSource
+from .settings import Settings, load_settings
 
 MODULE = "acct445_assets.definitions"
 INGEST = "key:raw/bank_universe or key:raw/ff_factors_daily or key:raw/ff_factors_monthly or key:raw/benchmark_prices"
@@ -24,12 +25,15 @@ PRICES = "key:raw/bank_prices"
 DOWNSTREAM = "not group:market"
 
 
-def price_partition_range(source: str) -> str:
+def price_partition_range(settings: Settings) -> str:
     market = section("market")
     start = str(market.get("prices_start", "2018-01-01"))
-    if source == "sample":
+    if settings.source == "sample":
         sample = section("sample")
         start, end = max(start, str(sample["start"])), str(sample["end"])
+    elif settings.source == "files":
+        dates = FilePriceSource(data_dir=str(settings.data_dir))._all_prices()["date"]
+        start, end = max(start, str(dates.min().date())), str(dates.max().date())
     else:
         end = str(pd.Timestamp.now(tz="America/New_York").date())
     sessions = trading_days(start, end)
@@ -47,7 +51,7 @@ def demo(stages: list[str]) -> None:
     if "ingest" in stages:
         _materialize(INGEST)
     if "prices" in stages:
-        _materialize(PRICES, "--partition-range", price_partition_range(settings.source))
+        _materialize(PRICES, "--partition-range", price_partition_range(settings))
     if "downstream" in stages:
         _materialize(DOWNSTREAM)
     print(f"\nsource:    {settings.source}")
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("partition-range", help="print the bank_prices partition range for the source")
     args = parser.parse_args(argv)
     if args.command == "partition-range":
-        print(price_partition_range(load_settings().source))
+        print(price_partition_range(load_settings()))
     else:
         demo(args.stages.split(","))
     return 0
