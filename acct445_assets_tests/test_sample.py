@@ -90,3 +90,10 @@ def test_monthly_factors_compound_daily():
     assert monthly.loc["2024-01-31", "rf"] == pytest.approx(round(jan_rf, 2))
     jan_mkt = ((1.0101 * 1.0201) - 1 - (1.0001**2 - 1)) * 100
     assert monthly.loc["2024-01-31", "mkt_rf"] == pytest.approx(round(jan_mkt, 2))
+
+
+def test_periods_without_the_2023_crisis_have_no_failures():
+    early = generate_universe(SampleConfig(seed=1, n_banks=8, start="2019-01-01", end="2020-12-31"))
+    assert early.truth["failed_banks"] == []
+    assert not early.prices["delisted"].any()
+    assert early.prices["date"].max() == pd.Timestamp("2020-12-31")

@@ -212,7 +212,9 @@ def generate_banks(
     if cfg.n_failures:
         # The most opaque banks fail, as in the 2023 crisis narrative.
         order = np.argsort(-latent)
-        for k, day in enumerate(FAILURE_DATES[: cfg.n_failures]):
+        # Only failures inside the sample period can happen (and need 3 sessions to slide).
+        in_period = [d for d in FAILURE_DATES if dates[2] <= pd.Timestamp(d) <= dates[-1]]
+        for k, day in enumerate(in_period[: cfg.n_failures]):
             idx = order[k]
             banks.loc[idx, ["last_date", "delisted", "first_date"]] = [
                 pd.Timestamp(day),
