@@ -286,7 +286,11 @@ def _write_instance(stack: Stack) -> None:
 
 
 def _write_credentials(stack: Stack) -> Path:
-    auth_dir = stack.root / "auth"
+    return _write_credentials_to(stack.root / "auth")
+
+
+def _write_credentials_to(auth_dir: Path) -> Path:
+    """Logins made with the project's own script; returns the htpasswd directory."""
     env = os.environ | {
         "ACCT445_VIEWER_USER": VIEWER[0],
         "ACCT445_VIEWER_PASSWORD": VIEWER[1],

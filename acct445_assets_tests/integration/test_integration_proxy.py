@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -304,3 +306,64 @@ def test_proxy_refuses_to_start_without_bcrypt_logins(tmp_path, files, message):
     assert message in result.stderr
     assert "refusing to start without logins" in result.stderr
     assert not (tmp_path / "run" / "nginx.conf").exists()
+
+
+def test_proxy_serves_tls_with_hsts_when_given_a_certificate(tmp_path):
+    import socket
+    import ssl
+
+    from conftest import _write_credentials_to, free_port
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    htpasswd = _write_credentials_to(tmp_path / "secrets")
+    port = free_port()
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/bin",
+        "HTPASSWD_DIR": str(htpasswd),
+        "PROXY_RUNTIME_DIR": str(tmp_path / "run"),
+        "PROXY_LISTEN_ADDRESS": "127.0.0.1",
+        "PROXY_LISTEN_PORT": str(port),
+        "VIEWER_UPSTREAM": "127.0.0.1:9",
+        "OPERATOR_UPSTREAM": "127.0.0.1:9",
+    }
+    missing_key = subprocess.run(
+        [str(REPO / "deploy" / "nginx" / "entrypoint.sh")],
+        env=env | {"TLS_CERT": str(tmp_path / "cert.pem"), "TLS_KEY": str(tmp_path / "nope.pem")},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert missing_key.returncode == 64 and "TLS_KEY" in missing_key.stderr
+    proxy = subprocess.Popen(
+        [str(REPO / "deploy" / "nginx" / "entrypoint.sh")],
+        env=env | {"TLS_CERT": str(tmp_path / "cert.pem"), "TLS_KEY": str(tmp_path / "key.pem")},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                        tls.sendall(
+                            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                        )
+                        answer = b""
+                        while chunk := tls.recv(65536):
+                            answer += chunk
+                break
+            except (ConnectionRefusedError, ssl.SSLError):
+                assert proxy.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        head = answer.decode(errors="replace").split("\r\n\r\n", 1)[0]
+        assert head.startswith("HTTP/1.1 401")
+        assert "Strict-Transport-Security: max-age=31536000" in head
+        # Plain HTTP on the TLS port is not served.
+        assert http("GET", f"http://127.0.0.1:{port}/").status == 400
+    finally:
+        os.killpg(proxy.pid, signal.SIGTERM)
+        proxy.wait(timeout=20)
