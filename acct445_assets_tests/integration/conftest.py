@@ -362,15 +362,16 @@ def stack():
         _start(stack, "grpc-probe", [str(bin_dir / "dagster"), "api", "grpc", "-f",
                str(Path(__file__).with_name("ops_location.py")), "-h", "127.0.0.1", "-p", str(grpc_probe),
                "--location-name", PROBE_LOCATION], env)  # fmt: skip
+        from dagster._grpc.client import DagsterGrpcClient
+
         for port in (grpc_project, grpc_probe):
+            # What `dagster api grpc-health-check` asks, without a process start per poll.
+            client = DagsterGrpcClient(port=port, host="127.0.0.1")
             _wait_for(
                 f"code server on {port}",
-                lambda port=port: subprocess.run(
-                    [str(bin_dir / "dagster"), "api", "grpc-health-check", "-p", str(port), "-h", "127.0.0.1"],
-                    capture_output=True, env=env,
-                ).returncode == 0,
+                lambda c=client: c.health_check_query() == "SERVING",
                 stack,
-            )  # fmt: skip
+            )
         _start(stack, "webserver-viewer", [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p",
                str(stack.viewer_port), "-w", str(workspace), "--read-only"], env)  # fmt: skip
         _start(stack, "webserver-operator", [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p",
