@@ -268,7 +268,7 @@ def test_daily_schedule_is_loaded_and_running_by_default(stack):
 def test_login_attempts_are_rate_limited(stack):
     statuses = [http("GET", stack.proxy + "/server_info").status for _ in range(250)]
     assert set(statuses) <= {401, 429}
-    assert statuses[0] == 401 and statuses.count(429) > 0
+    assert statuses.count(401) > 0 and statuses.count(429) > 0
     time.sleep(3)  # let the bucket refill for the other tests
     assert http("GET", stack.proxy + "/server_info", user=VIEWER).status == 200
 
