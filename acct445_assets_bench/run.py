@@ -169,6 +169,7 @@ def stage_estimators(ns, workdir: Path, log: Path) -> dict:
 def stage_cnoi(ns, workdir: Path, log: Path) -> dict:
     from .cnoi import compare_outputs, plan
 
+    workdir.mkdir(parents=True, exist_ok=True)
     plan_ = plan(ns.filings, ns.baseline_filings)
     plan_path = workdir / "cnoi_plan.json"
     plan_path.write_text(json.dumps(plan_))
@@ -339,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         "--event-study-banks", type=int, default=0, help="baseline subset (0 = all)"
     )
     parser.add_argument("--firm-alpha-banks", type=int, default=250, help="baseline subset")
+    parser.add_argument(
+        "--orchestrated-banks", type=int, default=0, help="banks in the Dagster run (0 = --n-banks)"
+    )
     parser.add_argument("--filings", type=int, default=2000)
     parser.add_argument("--baseline-filings", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
@@ -409,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                     "end",
                     "event_study_banks",
                     "firm_alpha_banks",
+                    "orchestrated_banks",
                     "filings",
                     "baseline_filings",
                     "workers",
