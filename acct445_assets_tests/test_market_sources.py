@@ -330,3 +330,14 @@ def test_live_shares_are_point_in_time_by_filing_date(edgar_server, tmp_path, mo
         shares.loc["2023-05-02"] == 2_900_000_000
     )  # the 10-Q value is not known until it is filed
     assert shares.loc["2023-05-03"] == 2_800_000_000
+
+
+def test_prices_parquet_is_read_like_the_csv(tmp_path):
+    root = write_files_layout(tmp_path)
+    csv = read_price_file(root / "prices.csv")
+    pd.read_csv(root / "prices.csv").assign(date=lambda f: pd.to_datetime(f["date"])).to_parquet(
+        root / "prices.parquet"
+    )
+    (root / "prices.csv").unlink()
+    source = FilePriceSource(data_dir=str(root))
+    pd.testing.assert_frame_equal(source._all_prices(), csv)

@@ -1,7 +1,6 @@
 """Group `market`: factors, benchmarks, the bank universe and daily bank prices (schema `raw`)."""
 
 import pandas as pd
-import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -40,8 +39,14 @@ trading_day_partitions = TimeWindowPartitionsDefinition(
 
 
 def as_date(values) -> pd.Series:
-    """Naive dates that DuckDB stores as DATE (pandas datetimes would become TIMESTAMP)."""
-    return pd.Series(pd.to_datetime(values)).dt.normalize().astype(pd.ArrowDtype(pa.date32()))
+    """Naive dates that DuckDB stores as DATE (pandas datetimes would become TIMESTAMP).
+
+    An all-missing column stays datetime64: DuckDB cannot type an object column of nulls.
+    """
+    dates = pd.Series(pd.to_datetime(values)).dt.normalize()
+    if dates.isna().all():
+        return dates
+    return dates.dt.date.astype(object).where(dates.notna(), None)
 
 
 def date_range(values) -> str:

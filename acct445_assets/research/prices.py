@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -27,7 +28,7 @@ def read_price_file(path: Path) -> pd.DataFrame:
         frame = (
             pd.read_csv(path, dtype={"ticker": str}, keep_default_na=False, na_values=[""])
             if csv
-            else pd.read_parquet(path)
+            else duckdb.connect().execute("select * from read_parquet(?)", [str(path)]).df()
         )
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a file-level error
         raise PriceFileError(f"{path}: cannot be read: {exc}") from exc
