@@ -28,7 +28,7 @@ COPY acct445_assets ./acct445_assets
 RUN uv sync --no-dev --python python3
 ENV PATH=/opt/venv/bin:$PATH \
     ACCT445_HOME=/tmp/build \
-    ACCT445_WAREHOUSE=/tmp/build/warehouse.duckdb
+    ACCT445_WAREHOUSE=/tmp/build/acct445.duckdb
 # The dbt manifest is parsed here, once, instead of at every process start.
 RUN dagster-dbt project prepare-and-package --file acct445_assets/assets/warehouse.py \
     && test -f acct445_assets/dbt_project/target/manifest.json \
