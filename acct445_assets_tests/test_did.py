@@ -1,14 +1,20 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 import pytest
+from differences import ATTgt
+from wildboottest.wildboottest import WildboottestCL
 
 from acct445_assets.research.did import (
     callaway_santanna,
+    demean_two_way,
     did_analysis,
     event_time_dummies,
     prepare_panel,
     twfe,
+    wild_cluster_bootstrap,
 )
 from acct445_assets_tests.research_inputs import sample_inputs
 
@@ -41,6 +47,106 @@ def test_wild_bootstrap_p_matches_pyfixest_on_a_placebo_outcome(vol_frame):
     ref = fit.wildboottest(param="D", reps=999, cluster="cl", seed=11)
     assert 0.05 < got["wild_p"] < 1.0
     assert got["wild_p"] == pytest.approx(float(ref["Pr(>|t|)"]), abs=0.03)
+
+
+def _demeaned(frame, outcome):
+    entity = pd.factorize(frame["cik"])[0]
+    time = pd.factorize(frame["t"])[0]
+    tilde = demean_two_way(frame[[outcome, "D"]].to_numpy(), entity, time)
+    return tilde[:, 0], tilde[:, 1], entity
+
+
+def _wildboottest_draws(y, x, cluster, reps, seed):
+    boot = WildboottestCL(X=x[:, None], Y=y, cluster=cluster, R=np.array([1.0]), B=reps, seed=seed)
+    boot.get_scores(bootstrap_type="11", impose_null=True)
+    boot.get_weights(weights_type="rademacher")
+    boot.get_numer()
+    boot.get_denom()
+    boot.get_tboot()
+    boot.get_vcov()
+    boot.get_tstat()
+    boot.get_pvalue(pval_type="two-tailed")
+    return boot
+
+
+@pytest.mark.parametrize("outcome", ["placebo", "volatility"])
+def test_wild_bootstrap_reproduces_wildboottest_draw_for_draw(vol_frame, outcome):
+    rng = np.random.default_rng(5)
+    frame = vol_frame.assign(placebo=rng.standard_normal(len(vol_frame)))
+    y, x, cluster = _demeaned(frame, outcome)
+    got = wild_cluster_bootstrap(y, x, cluster, reps=999, seed=11)
+    ref = _wildboottest_draws(y, x, cluster, 999, 11)
+    np.testing.assert_allclose(got["t_boot"], np.ravel(ref.t_boot), rtol=1e-9)
+    assert got["t"] == pytest.approx(float(np.ravel(ref.t_stat)[0]), rel=1e-9)
+    assert got["p"] == pytest.approx(float(ref.pvalue))
+    if outcome == "placebo":
+        assert got["p"] > 0.05
+    else:  # the planted CECL volatility effect
+        assert got["p"] < 0.01
+
+
+def test_wild_bootstrap_enumerates_all_signs_with_few_clusters(vol_frame):
+    few = vol_frame[vol_frame["cik"].isin(vol_frame["cik"].unique()[:7])]
+    y, x, cluster = _demeaned(few, "volatility")
+    got = wild_cluster_bootstrap(y, x, cluster, reps=999, seed=3)
+    ref = _wildboottest_draws(y, x, cluster, 999, 3)
+    assert len(got["t_boot"]) == 2**7
+    np.testing.assert_allclose(got["t_boot"], np.ravel(ref.t_boot), rtol=1e-9)
+    assert got["p"] == pytest.approx(float(ref.pvalue))
+
+
+def test_wild_bootstrap_is_deterministic_given_the_seed_and_chunking(vol_frame):
+    y, x, cluster = _demeaned(vol_frame, "volatility")
+    whole = wild_cluster_bootstrap(y, x, cluster, reps=499, seed=7)
+    chunked = wild_cluster_bootstrap(y, x, cluster, reps=499, seed=7, chunk_elements=200)
+    np.testing.assert_allclose(whole["t_boot"], chunked["t_boot"], rtol=1e-12)
+    other = wild_cluster_bootstrap(y, x, cluster, reps=499, seed=8)
+    assert not np.array_equal(whole["t_boot"], other["t_boot"])
+
+
+def _differences_oracle(frame, outcome):
+    data = frame.assign(cohort=frame["g"]).set_index(["cik", "t"])[[outcome, "cohort"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        att = ATTgt(data=data, cohort_column="cohort", base_period="universal")
+        att.fit(outcome, control_group="not_yet_treated", progress_bar=False)
+        simple = att.aggregate("simple")
+        dynamic = att.aggregate("event")
+    cells = att.results()
+    for table in (cells, simple, dynamic):
+        table.columns = [c[-1] for c in table.columns]
+    cells = cells.reset_index().rename(columns={"time": "t"}).set_index(["cohort", "t"])
+    return cells, simple.iloc[0], dynamic
+
+
+def _cs_panels():
+    vol = prepare_panel(sample_inputs()["panel"], "volatility")
+    balanced = vol[vol.groupby("cik")["t"].transform("size") == vol["t"].nunique()]
+    rng = np.random.default_rng(0)
+    toy = _toy_panel(rng, [3] * 6 + [5] * 5 + [6] * 6 + [None] * 6)
+    toy = toy.drop(index=[4, 30, 31, 90]).rename(columns={"y": "volatility"})
+    with_never = prepare_panel(toy, "volatility", "2018Q1", "2019Q4")
+    return {"sample_unbalanced": vol, "sample_balanced": balanced, "never_treated": with_never}
+
+
+@pytest.mark.parametrize("panel_name", ["sample_unbalanced", "sample_balanced", "never_treated"])
+def test_callaway_santanna_matches_differences(panel_name):
+    frame = _cs_panels()[panel_name]
+    estimate, curve, att_gt, _ = callaway_santanna(frame, "volatility")
+    ref_cells, ref_simple, ref_dynamic = _differences_oracle(frame, "volatility")
+    got = att_gt.set_index(["cohort", "t"])
+    assert sorted(got.index) == sorted(ref_cells.index)
+    ref_cells = ref_cells.loc[got.index]
+    np.testing.assert_allclose(got["att"], ref_cells["ATT"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(got["se"], ref_cells["std_error"], rtol=1e-8)
+    np.testing.assert_allclose(got["ci_low"], ref_cells["lower"], rtol=1e-8)
+    assert estimate["coef"] == pytest.approx(ref_simple["ATT"], rel=1e-8)
+    assert estimate["se"] == pytest.approx(ref_simple["std_error"], rel=1e-8)
+    assert estimate["ci_high"] == pytest.approx(ref_simple["upper"], rel=1e-8)
+    dynamic = curve.set_index("rel_quarter")
+    assert list(dynamic.index) == list(ref_dynamic.index.astype(int))
+    np.testing.assert_allclose(dynamic["coef"], ref_dynamic["ATT"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(dynamic["se"], ref_dynamic["std_error"], rtol=1e-8)
 
 
 def test_event_time_dummies_bin_endpoints_and_omit_minus_one():

@@ -1,14 +1,18 @@
 """Difference-in-differences of CECL adoption on bank x quarter outcomes (METHODS section 6).
 
 - TWFE y_iq = a_i + l_q + b D_iq + e with linearmodels PanelOLS, SEs clustered by bank
-  and quarter (two-way); wild cluster bootstrap p-value (Rademacher, null imposed, by
-  bank) from the maintained ``wildboottest`` package, run on the two-way-demeaned data
-  (Frisch-Waugh-Lovell: the same coefficient and the same bootstrap t distribution).
+  and quarter (two-way); restricted wild cluster bootstrap p-value (Rademacher, null
+  imposed, by bank) on the two-way-demeaned data (Frisch-Waugh-Lovell: the same
+  coefficient and the same bootstrap t distribution), vectorised numpy.
 - Event study: leads and lags -L..+L around adoption, -1 omitted, endpoints binned,
   two-way clustered SEs and a joint Wald test of the leads.
 - Callaway & Sant'Anna ATT(g,t) with not-yet-treated controls and long differences
-  against g-1 (``base_period="universal"``) from the maintained ``differences`` package
-  (ATTgt), aggregated to an overall ATT and an event-time curve, analytic SEs.
+  against g-1 (universal base period), aggregated to an overall ATT and an event-time
+  curve, analytic SEs from bank-level influence functions; numpy.
+
+The bootstrap and Callaway-Sant'Anna are the project's own code rather than the
+``wildboottest`` and ``differences`` packages because those pull numba/llvmlite and polars
+(~360 MB) into the deployment image; the tests check them against both packages.
 
 Where the panel cannot identify an effect (no adoption dates, no untreated comparison,
 no pre-period) the functions return a row whose ``status`` says why, never a bare NaN.
@@ -16,12 +20,10 @@ no pre-period) the functions return a row whose ``status`` says why, never a bar
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from linearmodels import PanelOLS
 from scipy import stats
 
@@ -149,8 +151,6 @@ def _panel_ols(frame: pd.DataFrame, outcome: str, regressors: list[str]):
 
 def twfe(frame: pd.DataFrame, outcome: str, bootstrap_reps: int = 999, seed: int = 0) -> dict:
     """TWFE estimate of D with two-way clustered SEs and a wild cluster bootstrap p."""
-    from wildboottest.wildboottest import wildboottest
-
     res = _panel_ols(frame, outcome, ["D"])
     ci = res.conf_int().loc["D"]
     entity = pd.factorize(frame["cik"])[0]
@@ -158,17 +158,7 @@ def twfe(frame: pd.DataFrame, outcome: str, bootstrap_reps: int = 999, seed: int
     tilde = demean_two_way(frame[[outcome, "D"]].to_numpy(), entity, time)
     wild_p = np.nan
     if bootstrap_reps:
-        boot = wildboottest(
-            sm.OLS(tilde[:, 0], pd.DataFrame({"D": tilde[:, 1]})),
-            B=bootstrap_reps,
-            cluster=entity,
-            param="D",
-            weights_type="rademacher",
-            impose_null=True,
-            seed=seed,
-            show=False,
-        )
-        wild_p = float(boot["p-value"].iloc[0])
+        wild_p = wild_cluster_bootstrap(tilde[:, 0], tilde[:, 1], entity, bootstrap_reps, seed)["p"]
     return {
         "estimator": "twfe",
         "coef": float(res.params["D"]),
@@ -252,56 +242,228 @@ def twfe_event_study(frame: pd.DataFrame, outcome: str, leads_lags: int = 8):
     return curve.reset_index(drop=True), pretrend
 
 
-def callaway_santanna(frame: pd.DataFrame, outcome: str):
-    """ATT(g,t) with not-yet-treated controls (differences.ATTgt), overall and dynamic."""
-    from differences import ATTgt
+def _quarter_label(number) -> str:
+    number = int(number)
+    return f"{number // 4}Q{number % 4 + 1}"
 
-    data = frame.assign(cohort=frame["g"]).set_index(["cik", "t"])[[outcome, "cohort"]]
+
+RADEMACHER = np.array([-1, 1])
+
+
+def rademacher_weights(n_clusters: int, reps: int, seed: int) -> np.ndarray:
+    """clusters x reps matrix of +-1. Drawn as one stream (cluster-major) so that, for the
+    same seed, the matrix is the one ``wildboottest`` draws; all 2^G sign vectors when
+    2^G < reps, as there."""
+    if 2**n_clusters < reps:
+        bits = (np.arange(2**n_clusters)[None, :] >> np.arange(n_clusters)[::-1, None]) & 1
+        return (2 * bits - 1).astype(np.int8)
+    draws = np.random.default_rng(seed).choice(RADEMACHER, size=n_clusters * reps)
+    return draws.reshape(n_clusters, reps).astype(np.int8)
+
+
+def wild_cluster_bootstrap(
+    y: np.ndarray,
+    x: np.ndarray,
+    cluster: np.ndarray,
+    reps: int = 999,
+    seed: int = 0,
+    chunk_elements: int = 4_000_000,
+) -> dict:
+    """Restricted (null b = 0 imposed) wild cluster bootstrap of the slope of y on one
+    regressor x, Rademacher signs per cluster, CRV1 t statistics.
+
+    Used on two-way-demeaned y and D (Frisch-Waugh-Lovell), where the restricted
+    residuals are y itself. Bootstrap t_b = sum_g c_g v_gb / sqrt(ssc sum_g Z_gb^2) with
+    c_g = s_g / X'X, s_g = X_g'y_g and Z_gb = c_g v_gb - (X_g'X_g / (X'X)^2) sum_h s_h v_hb,
+    the score form of Roodman et al. (2019); all draws in B x G matrix products.
+    Returns p (share of |t_b| > |t|), t and the bootstrap t draws."""
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    codes = np.unique(np.asarray(cluster), return_inverse=True)[1].ravel()
+    n_clusters = int(codes.max()) + 1
+    xx = float(x @ x)
+    slope = float(x @ y) / xx
+    # CRV1 with k = 1 regressor: (N-1)/(N-k) = 1; the factor cancels in p anyway.
+    ssc = n_clusters / (n_clusters - 1)
+    score_hat = np.bincount(codes, weights=x * (y - slope * x), minlength=n_clusters)
+    t_stat = slope / np.sqrt(ssc * np.sum(score_hat**2) / xx**2)
+    score = np.bincount(codes, weights=x * y, minlength=n_clusters)
+    leverage = np.bincount(codes, weights=x * x, minlength=n_clusters) / xx**2
+    contribution = score / xx
+    weights = rademacher_weights(n_clusters, reps, seed)
+    width = max(1, chunk_elements // n_clusters)
+    t_boot = np.empty(weights.shape[1])
+    for start in range(0, weights.shape[1], width):
+        v = weights[:, start : start + width].astype(float)
+        numer = contribution @ v
+        z = contribution[:, None] * v - leverage[:, None] * (score @ v)[None, :]
+        t_boot[start : start + width] = numer / np.sqrt(ssc * np.sum(z**2, axis=0))
+    return {
+        "p": float(np.mean(np.abs(t_stat) < np.abs(t_boot))),
+        "t": float(t_stat),
+        "t_boot": t_boot,
+    }
+
+
+@dataclass
+class GroupTimeATT:
+    cells: pd.DataFrame  # cohort, t, base, att, se, ci_low, ci_high, n_treated, n_control
+    influence: np.ndarray  # banks x cells, unit-level influence functions
+    cohort_share: np.ndarray  # banks x cells, 1 if the bank is in the cell's cohort
+    banks: np.ndarray
+    notes: list[str]
+
+
+def _se_from_influence(influence: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.sum(influence**2, axis=0)) / influence.shape[0]
+
+
+def group_time_att(frame: pd.DataFrame, outcome: str, alpha: float = 0.05) -> GroupTimeATT:
+    """Callaway-Sant'Anna ATT(g,t), no covariates, not-yet-treated controls, universal base
+    period b = last quarter before g. Cell: (mean_T,t - mean_T,b) - (mean_C,t - mean_C,b)
+    over the observations present (an unbalanced panel is used as repeated cross-sections,
+    as ``differences`` does); controls are never-treated banks and banks with
+    G > max(t, b). Influence functions are summed by bank, so SEs are clustered by bank.
+    With no never-treated bank the last cohort is the comparison group and quarters from
+    its adoption on are dropped (the ``differences`` convention)."""
     notes = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        att = ATTgt(data=data, cohort_column="cohort", base_period="universal")
-        result = att.fit(outcome, control_group="not_yet_treated", progress_bar=False)
-        simple = att.aggregate("simple")
-        dynamic = att.aggregate("event")
-    notes.extend(f"differences: {w.message}" for w in caught if issubclass(w.category, UserWarning))
-    del result
-    table = att.results()
-    table.columns = [c[-1] for c in table.columns]
-    att_gt = table.reset_index()[["cohort", "time", "ATT", "std_error", "lower", "upper"]]
-    att_gt.columns = ["cohort", "t", "att", "se", "ci_low", "ci_high"]
-    simple.columns = [c[-1] for c in simple.columns]
-    dynamic.columns = [c[-1] for c in dynamic.columns]
-    overall = simple.iloc[0]
-    z = overall["ATT"] / overall["std_error"]
+    data = frame[["cik", "t", "g", outcome]].copy()
+    cohort_of = data.groupby("cik")["g"].first()
+    if cohort_of.notna().all():
+        last = cohort_of.max()
+        notes.append(
+            "no never-treated banks: the last cohort "
+            f"({_quarter_label(last)}) is the comparison group, quarters from its adoption on dropped"
+        )
+        data = data.loc[data["t"] < last]
+        data["g"] = data["g"].where(data["g"] != last)
+    banks, bank_code = np.unique(data["cik"].to_numpy(), return_inverse=True)
+    n_banks = len(banks)
+    t_obs = data["t"].to_numpy()
+    g_obs = data["g"].to_numpy()
+    y_obs = data[outcome].to_numpy(dtype=float)
+    bank_cohort = np.full(n_banks, np.nan)
+    bank_cohort[bank_code] = g_obs
+    times = np.unique(t_obs)
+    z = stats.norm.ppf(1 - alpha / 2)
+    rows, influences, members = [], [], []
+    for cohort in np.unique(g_obs[~np.isnan(g_obs)]):
+        earlier = times[times < cohort]
+        if not len(earlier):
+            continue
+        base = earlier.max()
+        treated = g_obs == cohort
+        member = (bank_cohort == cohort).astype(float)
+        for t in times:
+            row = {"cohort": int(cohort), "t": int(t), "base": int(base)}
+            influence = np.zeros(n_banks)
+            if t == base:
+                rows.append({**row, "att": 0.0, "se": np.nan, "n_treated": 0, "n_control": 0})
+                influences.append(influence)
+                members.append(member)
+                continue
+            control = np.isnan(g_obs) | (~treated & (g_obs > max(t, base)))
+            att = 0.0
+            counts = {}
+            for group, mask, sign in (("treated", treated, 1.0), ("control", control, -1.0)):
+                for period, period_sign in ((t, 1.0), (base, -1.0)):
+                    cell = mask & (t_obs == period)
+                    n_cell = int(cell.sum())
+                    if period == t:
+                        counts[group] = n_cell
+                    if n_cell == 0:
+                        att = np.nan
+                        break
+                    mean = y_obs[cell].mean()
+                    att += sign * period_sign * mean
+                    influence += (
+                        sign
+                        * period_sign
+                        * n_banks
+                        / n_cell
+                        * np.bincount(
+                            bank_code[cell], weights=y_obs[cell] - mean, minlength=n_banks
+                        )
+                    )
+            if np.isnan(att):
+                notes.append(
+                    f"ATT({_quarter_label(cohort)}, {_quarter_label(t)}) not estimable: "
+                    "no treated or no comparison observations"
+                )
+                continue
+            rows.append(
+                {
+                    **row,
+                    "att": att,
+                    "se": float(_se_from_influence(influence[:, None])[0]),
+                    "n_treated": counts["treated"],
+                    "n_control": counts["control"],
+                }
+            )
+            influences.append(influence)
+            members.append(member)
+    if not any(row["t"] >= row["cohort"] for row in rows):
+        raise ValueError("no estimable post-adoption ATT(g,t) cell (no comparison banks)")
+    cells = pd.DataFrame(rows)
+    cells["ci_low"] = cells["att"] - z * cells["se"]
+    cells["ci_high"] = cells["att"] + z * cells["se"]
+    return GroupTimeATT(
+        cells=cells,
+        influence=np.column_stack(influences),
+        cohort_share=np.column_stack(members),
+        banks=banks,
+        notes=notes,
+    )
+
+
+def aggregate_att(result: GroupTimeATT, selected: np.ndarray) -> tuple[float, float]:
+    """Cohort-size-weighted average of the selected ATT(g,t) cells and its SE from the
+    aggregated influence function, including the term for the estimated cohort shares
+    (Callaway & Sant'Anna 2021, as in ``differences``/``did``)."""
+    att = result.cells["att"].to_numpy()[selected]
+    dummies = result.cohort_share[:, selected]
+    shares = dummies.mean(axis=0)
+    total = shares.sum()
+    centred = dummies - shares
+    weight_influence = centred / total - np.outer(centred.sum(axis=1), shares / total**2)
+    influence = result.influence[:, selected] @ (shares / total) + weight_influence @ att
+    return float(att @ (shares / total)), float(_se_from_influence(influence[:, None])[0])
+
+
+def callaway_santanna(frame: pd.DataFrame, outcome: str, alpha: float = 0.05):
+    """ATT(g,t) cells, the overall ATT (post-adoption cells, cohort-size weighted) and the
+    dynamic event-time curve, with analytic bank-clustered SEs."""
+    result = group_time_att(frame, outcome, alpha)
+    cells = result.cells
+    z = stats.norm.ppf(1 - alpha / 2)
+    att, se = aggregate_att(result, (cells["t"] >= cells["cohort"]).to_numpy())
     estimate = {
         "estimator": "callaway_santanna",
-        "coef": float(overall["ATT"]),
-        "se": float(overall["std_error"]),
-        "t": float(z),
-        "p": float(2 * stats.norm.sf(abs(z))),
-        "ci_low": float(overall["lower"]),
-        "ci_high": float(overall["upper"]),
+        "coef": att,
+        "se": se,
+        "t": att / se,
+        "p": float(2 * stats.norm.sf(abs(att / se))),
+        "ci_low": att - z * se,
+        "ci_high": att + z * se,
         "wild_p": np.nan,
         "n_obs": int(len(frame)),
         "status": OK,
     }
-    curve = pd.DataFrame(
-        {
-            "estimator": "cs_dynamic",
-            "rel_quarter": dynamic.index.to_numpy().astype(int),
-            "coef": dynamic["ATT"].to_numpy(),
-            "se": dynamic["std_error"].to_numpy(),
-            "ci_low": dynamic["lower"].to_numpy(),
-            "ci_high": dynamic["upper"].to_numpy(),
-        }
-    )
-    return estimate, curve, att_gt, notes
-
-
-def _quarter_label(number) -> str:
-    number = int(number)
-    return f"{number // 4}Q{number % 4 + 1}"
+    relative = (cells["t"] - cells["cohort"]).to_numpy()
+    is_base = (cells["t"] == cells["base"]).to_numpy()
+    dynamic = []
+    for rel in np.unique(relative):
+        selected = relative == rel
+        coef, se = aggregate_att(result, selected)
+        dynamic.append(
+            {"rel_quarter": int(rel), "coef": coef, "se": np.nan if is_base[selected].all() else se}
+        )
+    curve = pd.DataFrame(dynamic).assign(estimator="cs_dynamic")
+    curve["ci_low"] = curve["coef"] - z * curve["se"]
+    curve["ci_high"] = curve["coef"] + z * curve["se"]
+    curve = curve[["estimator", "rel_quarter", "coef", "se", "ci_low", "ci_high"]]
+    att_gt = cells[["cohort", "t", "att", "se", "ci_low", "ci_high"]]
+    return estimate, curve, att_gt, result.notes
 
 
 def did_analysis(
@@ -334,7 +496,7 @@ def did_analysis(
         pretrends.append({"outcome": outcome, **pretrend})
         try:
             estimate, dynamic, att_gt, cs_notes = callaway_santanna(frame, outcome)
-        except Exception as err:  # the library raises bare errors on degenerate panels
+        except ValueError as err:
             message = f"Callaway-Sant'Anna not estimable: {err}"
             estimates.append(
                 {"outcome": outcome, "estimator": "callaway_santanna", "status": message}
@@ -361,8 +523,14 @@ def did_analysis(
         "bootstrap_reps": bootstrap_reps,
         "control_group": "not_yet_treated",
         "base_period": "universal (g-1)",
-        "cs_library": "differences.ATTgt",
-        "wild_bootstrap_library": "wildboottest (Rademacher, null imposed, clustered by bank)",
+        "cs_library": (
+            "acct445_assets.research.did.callaway_santanna (numpy; cross-checked against "
+            "differences.ATTgt in the tests)"
+        ),
+        "wild_bootstrap_library": (
+            "acct445_assets.research.did.wild_cluster_bootstrap (Rademacher, null imposed, "
+            "clustered by bank; numpy, cross-checked against wildboottest in the tests)"
+        ),
     }
 
     def frame_of(parts):
