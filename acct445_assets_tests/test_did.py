@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -223,3 +225,15 @@ def test_cluster_counts_are_reported(vol_frame):
     assert row["n_control_clusters"] == (adoption != "2020Q1").sum()
     assert row["n_quarter_clusters"] == 32
     assert res.pretrends.iloc[0]["df"] == 7
+
+
+def test_runtime_code_does_not_load_the_oracle_libraries():
+    # They stay dev-only (image size); a fresh interpreter shows what the assets really import.
+    # polars is left out: statsmodels imports it opportunistically when it is installed.
+    code = (
+        "import sys, acct445_assets.assets.research, acct445_assets.research.did\n"
+        "heavy = {'numba', 'llvmlite', 'wildboottest', 'differences', 'pyfixest'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
