@@ -19,6 +19,10 @@ fi
 rm -f "$site"/pyarrow/libarrow_flight.so* "$site"/pyarrow/libarrow_python_flight.so* \
       "$site"/pyarrow/_flight*.so "$site"/pyarrow/libarrow_s3.so* "$site"/pyarrow/_s3fs*.so \
       "$site"/pyarrow/_pyarrow_cpp_tests*.so
+# sqlglot is mypyc-compiled (sqlglotc, ~50 MB of .so beside the .py sources); dagster-dbt
+# only parses a little SQL with it, and Python falls back to the shipped sources.
+find "$site/sqlglot" -name '*.so' -delete 2>/dev/null || true
+rm -rf "$site"/sqlglotc-*.dist-info
 # IPython's completer (jedi) only serves an interactive shell.
 rm -rf "$site"/jedi "$site"/jedi-*.dist-info
 if command -v strip >/dev/null; then
