@@ -140,7 +140,7 @@ def run_partitions(dagster_home: Path, run_id: str | None = None) -> dict:
     )
     assets = sorted(
         {
-            "/".join(e.event_log_entry.dagster_event.asset_key.path)
+            "/".join(e.dagster_event.asset_key.path)
             for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
         }
     )
