@@ -64,7 +64,8 @@ def regress_on_models(
             if mask.sum() <= len(cols) + 2:
                 continue
             X = design_matrix(joined.loc[mask, cols], model)
-            fit = ols_hac(X, values[mask][:, members], lags=nw_lags)
+            # Columns first: values[mask] would copy every column once per pattern.
+            fit = ols_hac(X, values[:, members][mask], lags=nw_lags)
             for pos, j in enumerate(members):
                 row = {
                     "portfolio": returns.columns[j],
