@@ -130,17 +130,32 @@ def assign_groups(
 
 
 def _wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
-    frame = returns[["date", "cik", "ret"]].copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    if frame.duplicated(["date", "cik"]).any():
-        dup = frame.loc[frame.duplicated(["date", "cik"])].iloc[0]
+    """dates x banks of returns by integer scatter (a pandas pivot of a 12M-row panel
+    dominated the whole portfolio computation in the benchmark)."""
+    dates = pd.to_datetime(returns["date"])
+    ret = returns["ret"].to_numpy(dtype=float)
+    if (ret <= -1).any():
+        pos = int(np.flatnonzero(ret <= -1)[0])
         raise ValueError(
-            f"returns have duplicate (date, cik) rows, e.g. {dup['date'].date()} {dup['cik']}"
+            f"return <= -100% for cik {returns['cik'].iloc[pos]} on {dates.iloc[pos].date()}"
         )
-    if (frame["ret"] <= -1).any():
-        bad = frame.loc[frame["ret"] <= -1].iloc[0]
-        raise ValueError(f"return <= -100% for cik {bad['cik']} on {bad['date'].date()}")
-    return frame.pivot(index="date", columns="cik", values="ret").sort_index()
+    day_codes, days = pd.factorize(dates, sort=True)
+    bank_codes, ciks = pd.factorize(returns["cik"], sort=True)
+    flat = day_codes.astype(np.int64) * len(ciks) + bank_codes
+    first_rows = np.unique(flat, return_index=True)[1]
+    if len(first_rows) < len(flat):
+        repeated = np.ones(len(flat), dtype=bool)
+        repeated[first_rows] = False
+        pos = int(np.flatnonzero(repeated)[0])
+        raise ValueError(
+            f"returns have duplicate (date, cik) rows, e.g. {dates.iloc[pos].date()} "
+            f"{returns['cik'].iloc[pos]}"
+        )
+    matrix = np.full((len(days), len(ciks)), np.nan)
+    matrix[day_codes, bank_codes] = ret
+    return pd.DataFrame(
+        matrix, index=pd.DatetimeIndex(days, name="date"), columns=pd.Index(ciks, name="cik")
+    )
 
 
 def weight_portfolios(
