@@ -33,6 +33,7 @@ NOTE_COLUMNS = [
     "status",
     "reason",
 ]
+SCORE_VALUES = ["cnoi", "d", "g", "r", "j", "t", "s", "x"]
 SCORE_COLUMNS = [
     "cik",
     "ticker",
@@ -40,14 +41,7 @@ SCORE_COLUMNS = [
     "form",
     "filing_date",
     "report_date",
-    "cnoi",
-    "d",
-    "g",
-    "r",
-    "j",
-    "t",
-    "s",
-    "x",
+    *SCORE_VALUES,
     "penalty_reasons",
     "rubric_version",
     "located_by",
@@ -200,14 +194,7 @@ def score_notes(notes: pd.DataFrame) -> pd.DataFrame:
     for col in ("filing_date", "report_date"):
         out[col] = pd.to_datetime(out[col])
     for col in (
-        "cnoi",
-        "d",
-        "g",
-        "r",
-        "j",
-        "t",
-        "s",
-        "x",
+        *SCORE_VALUES,
         "fk_grade",
         "fog",
         "flesch",
