@@ -14,7 +14,7 @@ import pandas as pd
 from acct445_assets.research.alphas import portfolio_alphas, regress_on_models
 from acct445_assets.research.event_study import event_study
 from acct445_assets.research.factor_models import FACTOR_MODELS
-from acct445_assets.research.portfolios import form_portfolios
+from acct445_assets.research.portfolios import form_portfolios, wide_returns
 
 from . import baselines
 
@@ -79,7 +79,7 @@ def portfolio_alphas_slow(inputs: dict) -> dict:
 
 def firm_alphas_fast(inputs: dict) -> dict:
     factors = inputs["factors_daily"].set_index("date")
-    wide = inputs["returns"].pivot(index="date", columns="cik", values="ret")
+    wide = wide_returns(inputs["returns"])
     excess = wide.sub(factors["rf"].reindex(wide.index), axis=0)
     alphas = regress_on_models(excess, factors, MODELS)
     return {"alphas": alphas}

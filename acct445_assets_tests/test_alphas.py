@@ -116,3 +116,43 @@ def test_monthly_rebalancing_gives_monthly_alphas():
     monthly = alphas.query("frequency == 'monthly' and portfolio == @SPREAD").iloc[0]
     assert monthly["n"] == res.period_returns["period_end"].nunique()
     assert monthly["alpha_annual"] == pytest.approx(12 * monthly["alpha"])
+
+
+def test_bank_alphas_use_each_banks_own_dates_with_or_without_gaps():
+    """Late listers and early delisters (one span each) and a bank with a trading halt
+    (a gap) all match statsmodels on that bank's own rows and rule-of-thumb lags."""
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2020-01-01", periods=700, name="date")
+    factors = pd.DataFrame(
+        rng.normal(0, 0.01, (len(dates), 6)),
+        index=dates,
+        columns=["mkt_rf", "smb", "hml", "rmw", "cma", "mom"],
+    )
+    loadings = rng.normal(0.8, 0.3, (3, 5))
+    returns = pd.DataFrame(
+        factors[["mkt_rf", "smb", "hml"]].to_numpy() @ loadings
+        + rng.normal(0.0002, 0.015, (len(dates), 5)),
+        index=dates,
+        columns=["late", "delisted", "full", "halted", "short"],
+    )
+    returns.iloc[:300, 0] = np.nan
+    returns.iloc[450:, 1] = np.nan
+    returns.iloc[200:230, 3] = np.nan
+    returns.iloc[5:, 4] = np.nan
+    factors.iloc[5, factors.columns.get_loc("mom")] = np.nan
+    got = regress_on_models(returns, factors, models=["ff3", "carhart"])
+    assert set(got["portfolio"]) == {"late", "delisted", "full", "halted"}
+    assert list(got["model"].unique()) == ["ff3", "carhart"]
+    for row in got.itertuples():
+        cols = ["mkt_rf", "smb", "hml"] + (["mom"] if row.model == "carhart" else [])
+        frame = pd.concat([returns[row.portfolio].rename("y"), factors[cols]], axis=1).dropna()
+        lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
+        ref = sm.OLS(frame["y"], sm.add_constant(frame[cols])).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags}
+        )
+        assert row.alpha == pytest.approx(ref.params["const"], rel=1e-9)
+        assert row.alpha_t == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        assert row.beta_hml == pytest.approx(ref.params["hml"], rel=1e-9)
+        assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
+        assert (row.n, row.nw_lags) == (len(frame), lags)
+        assert (row.start, row.end) == (frame.index[0], frame.index[-1])

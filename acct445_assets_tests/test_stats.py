@@ -10,6 +10,7 @@ from acct445_assets.research.stats import (
     latest_known,
     newey_west_mean,
     ols_hac,
+    ols_hac_masked,
 )
 
 
@@ -59,6 +60,44 @@ def test_batched_ols_hac_matches_statsmodels_per_column():
         np.testing.assert_allclose(res.params[:, j], ref.params, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(res.bse[:, j], ref.bse, rtol=1e-9)
         assert res.rsquared[j] == pytest.approx(ref.rsquared, rel=1e-10)
+
+
+@pytest.mark.parametrize(("lags", "small_sample"), [(None, False), (3, True)])
+def test_masked_ols_hac_matches_statsmodels_on_each_columns_own_span(lags, small_sample):
+    rng = np.random.default_rng(3)
+    n, m = 600, 12
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 4)) * 0.01])
+    Y = X @ rng.normal(0.5, 0.4, (5, m)) + np.column_stack([_ar1(rng, n) for _ in range(m)])
+    mask = np.ones((n, m), dtype=bool)
+    for j in range(m):
+        mask[: rng.integers(0, 250), j] = False
+        mask[rng.integers(350, n + 1) :, j] = False
+    res = ols_hac_masked(X, np.where(mask, Y, np.nan), mask, lags=lags, small_sample=small_sample)
+    for j in range(m):
+        rows = mask[:, j]
+        use = default_nw_lags(rows.sum()) if lags is None else lags
+        ref = sm.OLS(Y[rows, j], X[rows]).fit(
+            cov_type="HAC", cov_kwds={"maxlags": use, "use_correction": small_sample}
+        )
+        np.testing.assert_allclose(res.params[:, j], ref.params, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.bse[:, j], ref.bse, rtol=1e-9)
+        np.testing.assert_allclose(res.tvalues[:, j], ref.tvalues, rtol=1e-8)
+        assert res.rsquared[j] == pytest.approx(ref.rsquared, rel=1e-9)
+        assert (res.nobs[j], res.lags[j]) == (rows.sum(), use)
+
+
+def test_masked_ols_hac_refuses_gaps_and_unidentified_columns():
+    X = np.column_stack([np.ones(20), np.arange(20.0) ** 0.5])
+    Y = np.arange(40.0).reshape(20, 2)
+    gap = np.ones((20, 2), dtype=bool)
+    gap[10, 1] = False
+    with pytest.raises(ValueError, match="gaps inside their sample.*column 1"):
+        ols_hac_masked(X, Y, gap)
+    short = np.zeros((20, 2), dtype=bool)
+    short[:, 0] = True
+    short[:2, 1] = True
+    with pytest.raises(ValueError, match="column 1: 2 observations"):
+        ols_hac_masked(X, Y, short)
 
 
 def test_ols_hac_rejects_missing_values_and_rank_deficiency():

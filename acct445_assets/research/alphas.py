@@ -20,7 +20,7 @@ from .factor_models import (
     model_factors,
 )
 from .portfolios import SPREAD
-from .stats import ols_hac, periods_per_year
+from .stats import contiguous_columns, ols_hac, ols_hac_masked, periods_per_year
 
 ALL_FACTORS = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
 
@@ -47,47 +47,76 @@ def regress_on_models(
 
     ``returns`` and ``factors`` are indexed by the same dates. Returns one row per
     (portfolio, model) with alpha per period, annualised alpha, t, p, betas, R^2, N.
+    Each column uses its own non-missing dates. Columns observed over one unbroken span
+    (the usual case: a firm lists, trades, delists) are fitted all at once; columns with
+    gaps are fitted per missing-value pattern on their own rows, as statsmodels would.
     """
     per_year = periods_per_year(frequency)
-    rows = []
+    blocks = []
     for model in models:
         cols = list(model_factors(model))
         joined = returns.join(factors[cols], how="inner")
         factor_ok = joined[cols].notna().all(axis=1).to_numpy()
         values = joined[returns.columns].to_numpy(dtype=float)
         finite = np.isfinite(values) & factor_ok[:, None]
+        nobs = finite.sum(axis=0)
+        estimable = nobs > len(cols) + 2
+        X = design_matrix(joined[cols].fillna(0.0), model)
+        spans = estimable & contiguous_columns(finite)
+        fits = []
+        if spans.any():
+            members = np.flatnonzero(spans)
+            fits.append(
+                (members, ols_hac_masked(X, values[:, members], finite[:, members], nw_lags))
+            )
         patterns: dict[bytes, list[int]] = {}
-        for j in range(values.shape[1]):
-            patterns.setdefault(finite[:, j].tobytes(), []).append(j)
+        for j in np.flatnonzero(estimable & ~spans):
+            patterns.setdefault(finite[:, j].tobytes(), []).append(int(j))
         for members in patterns.values():
             mask = finite[:, members[0]]
-            if mask.sum() <= len(cols) + 2:
-                continue
-            X = design_matrix(joined.loc[mask, cols], model)
             # Columns first: values[mask] would copy every column once per pattern.
-            fit = ols_hac(X, values[:, members][mask], lags=nw_lags)
-            for pos, j in enumerate(members):
-                row = {
-                    "portfolio": returns.columns[j],
-                    "frequency": frequency,
-                    "model": model,
-                    "model_label": MODEL_LABELS[model],
-                    "alpha": fit.params[0, pos],
-                    "alpha_annual": fit.params[0, pos] * per_year,
-                    "alpha_se": fit.bse[0, pos],
-                    "alpha_t": fit.tvalues[0, pos],
-                    "alpha_p": fit.pvalues[0, pos],
-                    "r2": fit.rsquared[pos],
-                    "n": fit.nobs,
-                    "nw_lags": fit.lags,
-                    "start": joined.index[mask][0],
-                    "end": joined.index[mask][-1],
-                }
-                for f in ALL_FACTORS:
-                    row[f"beta_{f}"] = fit.params[1 + cols.index(f), pos] if f in cols else np.nan
-                    row[f"t_{f}"] = fit.tvalues[1 + cols.index(f), pos] if f in cols else np.nan
-                rows.append(row)
-    return pd.DataFrame(rows)
+            fit = ols_hac(X[mask], values[:, members][mask], lags=nw_lags)
+            fits.append((np.asarray(members), fit))
+        for members, fit in fits:
+            blocks.append(
+                _fit_rows(returns.columns, joined.index, finite, members, fit, model, cols)
+            )
+    if not blocks:
+        return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
+    out = pd.concat(blocks, ignore_index=True)
+    out.insert(1, "frequency", frequency)
+    out.insert(5, "alpha_annual", out["alpha"] * per_year)
+    order = {name: i for i, name in enumerate(returns.columns)}
+    rank = out["portfolio"].map(order) + len(order) * out["model"].map(
+        {m: i for i, m in enumerate(models)}
+    )
+    return out.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
+    """One row per fitted column: the regress_on_models columns, built as arrays."""
+    observed = finite[:, members]
+    first = observed.argmax(axis=0)
+    last = len(dates) - 1 - observed[::-1].argmax(axis=0)
+    size = len(members)
+    frame = {
+        "portfolio": np.asarray(names)[members],
+        "model": model,
+        "model_label": MODEL_LABELS[model],
+        "alpha": fit.params[0],
+        "alpha_se": fit.bse[0],
+        "alpha_t": fit.tvalues[0],
+        "alpha_p": fit.pvalues[0],
+        "r2": fit.rsquared,
+        "n": np.broadcast_to(fit.nobs, size),
+        "nw_lags": np.broadcast_to(fit.lags, size),
+        "start": dates[first],
+        "end": dates[last],
+    }
+    for f in ALL_FACTORS:
+        frame[f"beta_{f}"] = fit.params[1 + cols.index(f)] if f in cols else np.nan
+        frame[f"t_{f}"] = fit.tvalues[1 + cols.index(f)] if f in cols else np.nan
+    return pd.DataFrame(frame)
 
 
 def portfolio_alphas(

@@ -129,7 +129,7 @@ def assign_groups(
     return frame.reset_index(drop=True), breakpoints, notes
 
 
-def _wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
+def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     """dates x banks of returns by integer scatter (a pandas pivot of a 12M-row panel
     dominated the whole portfolio computation in the benchmark)."""
     dates = pd.to_datetime(returns["date"])
@@ -227,7 +227,7 @@ def holding_returns(
         raise ValueError("portfolio assignments are empty")
     assignments = assignments.assign(rebalance_date=pd.to_datetime(assignments["rebalance_date"]))
     n_groups = int(assignments["n_groups"].max())
-    wide = _wide_returns(returns)
+    wide = wide_returns(returns)
     rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
     days = wide.index[wide.index > rebal[0]]
     wide = wide.loc[days]

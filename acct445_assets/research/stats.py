@@ -115,6 +115,131 @@ def ols_hac(
     return OLSBatch(params, bse, tvalues, pvalues, rsquared, n_obs, lags, resid)
 
 
+@dataclass
+class MaskedOLSBatch:
+    """Results of m OLS regressions, each on its own rows of one design.
+
+    Arrays are (k, m) as in ``OLSBatch``; ``nobs`` and ``lags`` are (m,) because each
+    column has its own sample.
+    """
+
+    params: np.ndarray
+    bse: np.ndarray
+    tvalues: np.ndarray
+    pvalues: np.ndarray
+    rsquared: np.ndarray
+    nobs: np.ndarray
+    lags: np.ndarray
+
+
+def contiguous_columns(mask: np.ndarray) -> np.ndarray:
+    """(m,) True where column j of a (T, m) mask is one unbroken run of True rows."""
+    mask = np.asarray(mask, dtype=bool)
+    n_rows = mask.shape[0]
+    count = mask.sum(axis=0)
+    first = mask.argmax(axis=0)
+    last = n_rows - 1 - mask[::-1].argmax(axis=0)
+    return (count > 0) & (last - first + 1 == count)
+
+
+def ols_hac_masked(
+    X: np.ndarray,
+    Y: np.ndarray,
+    mask: np.ndarray,
+    lags: int | None = None,
+    small_sample: bool = False,
+    chunk: int = 1024,
+) -> MaskedOLSBatch:
+    """OLS with Newey-West SEs of each column of Y on the rows of X where ``mask`` is True.
+
+    Equal to ``ols_hac`` on each column's own rows when every column's rows are one
+    contiguous run (firms that list late or delist early): lag l of the column's own
+    sample is then lag l of the full index. Columns with gaps must go through ``ols_hac``;
+    this function refuses them. Instead of one QR per missing-value pattern, every
+    column's X'X, X'y and lagged score cross-products come from one matrix product each
+    with the (T, k^2) row outer products of X, so the cost is a handful of BLAS calls
+    whatever the number of patterns. Columns of X are scaled to unit RMS first to keep
+    the normal equations well conditioned.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    mask = np.asarray(mask, dtype=bool)
+    if Y.ndim == 1:
+        Y, mask = Y[:, None], mask.reshape(-1, 1)
+    n_rows, k = X.shape
+    if Y.shape != mask.shape or Y.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows; Y {Y.shape} and mask {mask.shape} must match")
+    if not np.isfinite(X).all():
+        raise ValueError("ols_hac_masked needs a finite X; drop missing rows first")
+    if not np.isfinite(Y[mask]).all():
+        raise ValueError("ols_hac_masked: Y is missing where mask is True")
+    gaps = ~contiguous_columns(mask) & mask.any(axis=0)
+    if gaps.any():
+        raise ValueError(
+            f"{int(gaps.sum())} columns have gaps inside their sample (first: column "
+            f"{int(np.flatnonzero(gaps)[0])}); estimate those with ols_hac on their own rows"
+        )
+    nobs = mask.sum(axis=0)
+    if (nobs <= k).any():
+        j = int(np.flatnonzero(nobs <= k)[0])
+        raise ValueError(f"column {j}: {int(nobs[j])} observations cannot identify {k} parameters")
+    if lags is None:
+        col_lags = np.floor(4.0 * (nobs / 100.0) ** (2.0 / 9.0)).astype(int)
+    else:
+        col_lags = np.full(Y.shape[1], int(lags))
+
+    scale = np.sqrt((X**2).mean(axis=0))
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    outer = (Xs[:, :, None] * Xs[:, None, :]).reshape(n_rows, k * k)
+    m = Y.shape[1]
+    params = np.empty((k, m))
+    variances = np.empty((k, m))
+    rsquared = np.empty(m)
+    intercept = _has_intercept(X)
+    for start in range(0, m, chunk):
+        cols = slice(start, start + chunk)
+        weight = mask[:, cols].astype(float)
+        y = np.where(mask[:, cols], Y[:, cols], 0.0)
+        xtx = (weight.T @ outer).reshape(-1, k, k)
+        eigen = np.linalg.eigvalsh(xtx)
+        singular = eigen[:, 0] <= nobs[cols] * k * np.finfo(float).eps * eigen[:, -1]
+        if singular.any():
+            j = start + int(np.flatnonzero(singular)[0])
+            raise ValueError(f"column {j}: design matrix is rank deficient on its rows")
+        beta = np.linalg.solve(xtx, (y.T @ Xs)[:, :, None])[:, :, 0]
+        resid = (y - Xs @ beta.T) * weight
+        meat = (resid**2).T @ outer
+        lag_weight = np.empty(resid.shape[1])
+        products = np.empty_like(resid)
+        for lag in range(1, int(col_lags[cols].max(initial=0)) + 1):
+            np.multiply(1.0 - lag / (col_lags[cols] + 1.0), col_lags[cols] >= lag, out=lag_weight)
+            np.multiply(resid[lag:], resid[:-lag], out=products[: n_rows - lag])
+            lagged = (Xs[lag:, :, None] * Xs[:-lag, None, :]).reshape(n_rows - lag, k * k)
+            cross = (products[: n_rows - lag].T @ lagged).reshape(-1, k, k)
+            meat += (lag_weight[:, None, None] * (cross + cross.transpose(0, 2, 1))).reshape(
+                -1, k * k
+            )
+        bread = np.linalg.inv(xtx)
+        sandwich = bread @ meat.reshape(-1, k, k) @ bread
+        params[:, cols] = beta.T
+        variances[:, cols] = np.diagonal(sandwich, axis1=1, axis2=2).T
+        n_col = nobs[cols]
+        if intercept:
+            centred = (y - y.sum(axis=0) / n_col) * weight
+        else:
+            centred = y
+        rsquared[cols] = 1.0 - (resid**2).sum(axis=0) / (centred**2).sum(axis=0)
+    if small_sample:
+        variances *= nobs / (nobs - k)
+    params /= scale[:, None]
+    bse = np.sqrt(variances) / scale[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tvalues = params / bse
+    pvalues = 2.0 * stats.norm.sf(np.abs(tvalues))
+    return MaskedOLSBatch(params, bse, tvalues, pvalues, rsquared, nobs, col_lags)
+
+
 def _has_intercept(X: np.ndarray) -> bool:
     return bool(np.any(np.all(X == 1.0, axis=0)))
 
