@@ -115,7 +115,9 @@ def cecl_notes(
         notes["reason"] = "cnoi_scores.csv supplied: scores imported, notes not extracted"
         notes = notes[NOTE_COLUMNS]
     else:
-        notes = extract_notes(filings, filing_source.read_document)
+        workers = filing_source.worker_count()
+        reader = filing_source.document_reader() if workers > 1 else filing_source.read_document
+        notes = extract_notes(filings, reader, workers=workers)
     n_ok = int((notes["status"] == "ok").sum())
     context.log.info(f"{n_ok}/{len(notes)} CECL notes extracted")
     out = _dates(notes, ["filing_date", "report_date", "adoption_date_stated"])
@@ -172,7 +174,7 @@ def cnoi_scores(
         notes = cecl_notes.copy()
         for col in ("filing_date", "report_date"):
             notes[col] = pd.to_datetime(notes[col])
-        scores = score_notes(notes)
+        scores = score_notes(notes, workers=filing_source.worker_count())
         origin = "scored from filings"
     ok = scores["status"] == "ok"
     meta = {

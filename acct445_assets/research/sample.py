@@ -224,6 +224,18 @@ def generate_banks(
     return banks
 
 
+def generate_sample_banks(cfg: SampleConfig = SampleConfig()) -> pd.DataFrame:
+    """The banks table of ``generate_universe(cfg)`` without generating any prices.
+
+    The same draws in the same order as ``generate_universe`` up to its banks, so the
+    rows are identical; the filing source needs only these, not 12M price rows.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    dates = trading_days(cfg.start, cfg.end)
+    generate_factors(dates, rng)
+    return generate_banks(cfg, dates, rng)
+
+
 def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     rng = np.random.default_rng(cfg.seed)
     dates = trading_days(cfg.start, cfg.end)

@@ -716,6 +716,22 @@ def filing_schedule(
     return pd.DataFrame(rows, columns=cols)
 
 
+def bank_documents(
+    bank: pd.Series, filings: pd.DataFrame, *, seed: int, target_bytes: int | None = None
+) -> list[str]:
+    """Primary documents of one bank's scheduled filings (its rows of ``filing_schedule``).
+
+    A bank's wording churns from one filing to the next, so its documents are generated
+    together, in filing order; the result is the same however the banks are batched.
+    """
+    style = _BankStyle(bank, seed)
+    adoption = pd.Period(str(bank["adoption_quarter"]), freq="Q").start_time
+    return [
+        _document(style, form, pd.Timestamp(report), adoption, target_bytes)
+        for form, report in zip(filings["form"], filings["report_date"], strict=True)
+    ]
+
+
 def generate_filings(
     banks: pd.DataFrame,
     *,
@@ -730,15 +746,46 @@ def generate_filings(
     realistic schedules (for throughput benchmarks); by default documents are tens of KB.
     """
     schedule = filing_schedule(banks, seed=seed, start=start, end=end)
-    docs: list[str] = []
     by_cik = {str(b["cik"]).zfill(10): b for _, b in banks.iterrows()}
-    styles: dict[str, _BankStyle] = {}
-    for row in schedule.itertuples(index=False):
-        style = styles.get(row.cik)
-        if style is None:
-            style = styles[row.cik] = _BankStyle(by_cik[row.cik], seed)
-        adoption = pd.Period(str(by_cik[row.cik]["adoption_quarter"]), freq="Q").start_time
-        docs.append(
-            _document(style, row.form, pd.Timestamp(row.report_date), adoption, target_bytes)
-        )
+    docs: list[str] = []
+    for cik, rows in schedule.groupby("cik", sort=False):
+        docs.extend(bank_documents(by_cik[cik], rows, seed=seed, target_bytes=target_bytes))
     return schedule.assign(document=docs)
+
+
+class SampleDocumentReader:
+    """``read_document`` for generated filings that makes documents on demand, a bank at a time.
+
+    Holding every document of a large sample in memory does not scale (5,000 banks x 24
+    filings x ~50 KB is about 6 GB); readers visit filings bank by bank, so only the
+    current bank's documents are kept. Picklable, so extraction workers can each hold one.
+    """
+
+    def __init__(self, banks: pd.DataFrame, *, seed: int, start, end, target_bytes=None):
+        self.banks = banks.assign(cik=banks["cik"].astype(str).str.zfill(10)).set_index(
+            "cik", drop=False
+        )
+        self.seed, self.start, self.end, self.target_bytes = seed, start, end, target_bytes
+        self._cik: str | None = None
+        self._docs: dict[str, str] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_cik": None, "_docs": {}}
+
+    def __call__(self, filing) -> str:
+        cik = str(filing["cik"]).zfill(10)
+        if cik != self._cik:
+            if cik not in self.banks.index:
+                raise FileNotFoundError(f"sample has no bank with CIK {cik}")
+            bank = self.banks.loc[[cik]]
+            rows = filing_schedule(bank, seed=self.seed, start=self.start, end=self.end)
+            docs = bank_documents(
+                bank.iloc[0], rows, seed=self.seed, target_bytes=self.target_bytes
+            )
+            self._cik, self._docs = cik, dict(zip(rows["accession"], docs, strict=True))
+        try:
+            return self._docs[filing["accession"]]
+        except KeyError:
+            raise FileNotFoundError(
+                f"sample has no document for accession {filing['accession']}"
+            ) from None

@@ -9,21 +9,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pandas as pd
 from dagster import ConfigurableResource, get_dagster_logger
 
 from ..research.cnoi.adoption import read_overrides
 from ..research.cnoi.csv_import import read_cnoi_csv
-from ..research.sample_filings import generate_filings
+from ..research.cnoi.documents import LocalDocumentReader
+from ..research.sample_filings import SampleDocumentReader, filing_schedule
 from .edgar import EdgarClient, EdgarError
 from .market import _SampleConfigMixin
+from .sample_store import load_sample_banks
 
 FILING_COLUMNS = [
     "cik",
@@ -63,12 +64,25 @@ class FilingSource(ConfigurableResource):
     """Lists a universe's 10-K/10-Q filings and reads their primary documents."""
 
     adoption_overrides_csv: str | None = None
+    # Processes that extract and score notes; 0 means one per core.
+    workers: int = int(os.environ.get("ACCT445_WORKERS", "0"))
+
+    def worker_count(self) -> int:
+        """Processes for extraction and scoring: 1 when documents can only be read here."""
+        if self.document_reader() is None:
+            return 1
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
     def list_filings(self, banks: pd.DataFrame) -> FilingList:
         raise NotImplementedError
 
     def read_document(self, filing: Mapping) -> str | bytes:
         raise NotImplementedError
+
+    def document_reader(self) -> Callable[[Mapping], str | bytes] | None:
+        """A picklable ``read_document`` that extraction workers in other processes can
+        call, or None when documents must be read in this process (EDGAR: one rate limit)."""
+        return None
 
     def precomputed_scores(self) -> pd.DataFrame | None:
         """Scores supplied by the user instead of documents (files source only)."""
@@ -85,7 +99,7 @@ class FilingSource(ConfigurableResource):
 
 
 @lru_cache(maxsize=2)
-def _sample_filings(
+def _sample_reader(
     seed: int,
     n_banks: int,
     start: str,
@@ -93,19 +107,14 @@ def _sample_filings(
     filings_start: str,
     filings_end: str,
     target_bytes: int | None,
-) -> pd.DataFrame:
-    from .sample_store import load_sample_universe
-
-    banks = load_sample_universe(seed, n_banks, start, end).banks
-    return generate_filings(
-        banks, seed=seed, start=filings_start, end=filings_end, target_bytes=target_bytes
+) -> SampleDocumentReader:
+    return SampleDocumentReader(
+        load_sample_banks(seed, n_banks, start, end),
+        seed=seed,
+        start=filings_start,
+        end=filings_end,
+        target_bytes=target_bytes,
     )
-
-
-@lru_cache(maxsize=2)
-def _sample_documents(*key) -> dict[str, str]:
-    allf = _sample_filings(*key)
-    return dict(zip(allf["accession"], allf["document"], strict=True))
 
 
 class SampleFilingSource(FilingSource, _SampleConfigMixin):
@@ -113,21 +122,16 @@ class SampleFilingSource(FilingSource, _SampleConfigMixin):
     filings_end: str | None = None  # default: the sample's end
     target_bytes: int | None = None
 
-    def _all(self) -> pd.DataFrame:
-        return _sample_filings(
-            self.seed,
-            self.n_banks,
-            self.start,
-            self.end,
-            self.filings_start,
-            self.filings_end or self.end,
-            self.target_bytes,
-        )
+    def _banks(self) -> pd.DataFrame:
+        return load_sample_banks(self.seed, self.n_banks, self.start, self.end)
 
     def list_filings(self, banks: pd.DataFrame) -> FilingList:
-        allf = self._all()
         wanted = set(banks["cik"].astype(str).str.zfill(10))
-        frame = allf[allf["cik"].isin(wanted)].drop(columns=["document"]).copy()
+        sample = self._banks()
+        sample = sample[sample["cik"].astype(str).str.zfill(10).isin(wanted)]
+        frame = filing_schedule(
+            sample, seed=self.seed, start=self.filings_start, end=self.filings_end or self.end
+        )
         frame["document_url"] = "sample://" + frame["accession"]
         return FilingList(
             _finish(frame),
@@ -138,17 +142,8 @@ class SampleFilingSource(FilingSource, _SampleConfigMixin):
             },
         )
 
-    def read_document(self, filing: Mapping) -> str:
-        docs = self._documents()
-        try:
-            return docs[filing["accession"]]
-        except KeyError:
-            raise FileNotFoundError(
-                f"sample has no document for accession {filing['accession']}"
-            ) from None
-
-    def _documents(self) -> dict[str, str]:
-        return _sample_documents(
+    def document_reader(self) -> SampleDocumentReader:
+        return _sample_reader(
             self.seed,
             self.n_banks,
             self.start,
@@ -158,8 +153,11 @@ class SampleFilingSource(FilingSource, _SampleConfigMixin):
             self.target_bytes,
         )
 
+    def read_document(self, filing: Mapping) -> str:
+        return self.document_reader()(filing)
+
     def latent_opacity(self) -> pd.Series:
-        banks = self.universe_data().banks
+        banks = self._banks()
         return banks.set_index("cik")["latent_opacity"].astype(float)
 
 
@@ -261,14 +259,11 @@ class FileFilingSource(FilingSource):
             {"source": "files", "from": "filings/index.csv"},
         )
 
+    def document_reader(self) -> LocalDocumentReader:
+        return LocalDocumentReader(str(self._dir / "filings"), DOCUMENT_SUFFIXES)
+
     def read_document(self, filing: Mapping) -> bytes:
-        url = filing.get("document_url")
-        if not url:
-            raise FileNotFoundError(
-                f"{self._dir / 'filings'}: no document for accession {filing['accession']} "
-                f"(looked for {', '.join(filing['accession'] + s for s in DOCUMENT_SUFFIXES)})"
-            )
-        return Path(url2pathname(urlparse(url).path)).read_bytes()
+        return self.document_reader()(filing)
 
 
 class EdgarFilingSource(FilingSource):

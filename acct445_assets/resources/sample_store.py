@@ -6,12 +6,20 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from ..research.sample import SampleConfig, SampleUniverse, generate_universe
+import pandas as pd
+
+from ..research.sample import SampleConfig, SampleUniverse, generate_sample_banks, generate_universe
 
 
 @lru_cache(maxsize=2)
 def load_sample_universe(seed: int, n_banks: int, start: str, end: str) -> SampleUniverse:
     return generate_universe(SampleConfig(seed=seed, n_banks=n_banks, start=start, end=end))
+
+
+@lru_cache(maxsize=2)
+def load_sample_banks(seed: int, n_banks: int, start: str, end: str) -> pd.DataFrame:
+    """The sample's banks alone: the filing source must not make every price to get them."""
+    return generate_sample_banks(SampleConfig(seed=seed, n_banks=n_banks, start=start, end=end))
 
 
 def write_truth(universe: SampleUniverse, sample_dir: Path) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,9 @@ import pandas as pd
 from .adoption import STANDARD_RE, find_adoption_date
 from .extract import CeclNote, document_blocks, locate_note
 from .rubric import RUBRIC_VERSION, NoteUnscorable, note_shingles, score_note
+
+# Below this many filings a process pool costs more (start-up, imports) than it saves.
+PARALLEL_MIN_FILINGS = 200
 
 NOTE_COLUMNS = [
     "cik",
@@ -111,10 +116,36 @@ def extract_filing(document: str | bytes | None) -> dict:
     return rec
 
 
-def extract_notes(
-    filings: pd.DataFrame, read_document: Callable[[Mapping], str | bytes | None] | None = None
-) -> pd.DataFrame:
-    """One note row per filing. Documents come from a `document` column or `read_document(row)`."""
+def bank_batches(frame: pd.DataFrame, n_batches: int) -> list[np.ndarray]:
+    """Row positions of ``frame`` in about ``n_batches`` batches of similar size, each bank's
+    rows in one batch and in their original order (readers and scoring go bank by bank)."""
+    codes, _ = pd.factorize(frame["cik"].astype(str))
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]])
+    bounds = np.r_[starts, len(order)]
+    target = len(order) / max(1, n_batches)
+    batches, begin = [], 0
+    for end in bounds[1:]:
+        if end - begin >= target or end == len(order):
+            batches.append(order[begin:end])
+            begin = end
+    return [b for b in batches if len(b)]
+
+
+def _map_batches(function, frame: pd.DataFrame, workers: int, *args) -> list:
+    """``function(batch, *args)`` over bank batches in ``workers`` processes; results in
+    batch order with each batch's positions. Spawned, not forked: the caller may be a
+    Dagster run with threads."""
+    # Several batches per worker so one slow bank does not leave a core idle at the end.
+    batches = bank_batches(frame, workers * 8)
+    parts = [frame.iloc[b] for b in batches]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = list(pool.map(function, parts, *[[a] * len(parts) for a in args]))
+    return list(zip(batches, results, strict=True))
+
+
+def _extract_rows(filings: pd.DataFrame, read_document) -> list[dict]:
     rows = []
     for filing in filings.to_dict("records"):
         base = {
@@ -132,6 +163,26 @@ def extract_notes(
         else:
             rec = extract_filing(doc)
         rows.append({**base, **rec})
+    return rows
+
+
+def extract_notes(
+    filings: pd.DataFrame,
+    read_document: Callable[[Mapping], str | bytes | None] | None = None,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """One note row per filing. Documents come from a `document` column or `read_document(row)`.
+
+    With ``workers`` > 1 the filings are split by bank over that many processes
+    (``read_document`` must then be picklable); the result is the same row for row.
+    """
+    if workers > 1 and len(filings) >= PARALLEL_MIN_FILINGS:
+        rows: list = [None] * len(filings)
+        for positions, part in _map_batches(_extract_rows, filings, workers, read_document):
+            for pos, row in zip(positions, part, strict=True):
+                rows[pos] = row
+    else:
+        rows = _extract_rows(filings, read_document)
     out = pd.DataFrame(rows)
     for col in NOTE_COLUMNS:
         if col not in out.columns:
@@ -144,8 +195,18 @@ def extract_notes(
     return out
 
 
-def score_notes(notes: pd.DataFrame) -> pd.DataFrame:
-    """Score each located note against the same bank's previous located note (by filing date)."""
+def score_notes(notes: pd.DataFrame, workers: int = 1) -> pd.DataFrame:
+    """Score each located note against the same bank's previous located note (by filing date).
+
+    With ``workers`` > 1 banks are scored in that many processes; same result.
+    """
+    if workers > 1 and len(notes) >= PARALLEL_MIN_FILINGS:
+        parts = [part for _, part in _map_batches(score_notes, notes, workers)]
+        return (
+            pd.concat(parts, ignore_index=True)
+            .sort_values(["cik", "filing_date", "accession"], kind="mergesort")
+            .reset_index(drop=True)
+        )
     rows = []
     ordered = notes.sort_values(["cik", "filing_date", "accession"], kind="mergesort")
     prior: dict[str, frozenset[int]] = {}
