@@ -7,6 +7,7 @@ from acct445_assets.research.portfolios import (
     assign_groups,
     build_rebalance_universe,
     form_portfolios,
+    wide_returns,
 )
 from acct445_assets_tests.research_inputs import sample_inputs
 
@@ -195,3 +196,22 @@ def test_summary_matches_sample_data_and_bad_input_is_named():
         form_portfolios(universe, bad)
     with pytest.raises(ValueError, match="market_value"):
         form_portfolios(universe.assign(market_value=np.nan), data["returns"], weighting="value")
+
+
+def test_wide_returns_scatters_the_panel_and_names_a_duplicate_row():
+    panel = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-03", "2024-01-02", "2024-01-02", "2024-01-03"]),
+            "cik": ["0000000002", "0000000002", "0000000001", "0000000001"],
+            "ret": [0.01, -0.02, 0.03, np.nan],
+        }
+    )
+    wide = wide_returns(panel)
+    assert list(wide.columns) == ["0000000001", "0000000002"]
+    assert wide.loc["2024-01-02"].tolist() == [0.03, -0.02]
+    assert np.isnan(wide.at[pd.Timestamp("2024-01-03"), "0000000001"])
+    doubled = pd.concat([panel, panel.iloc[[2]]], ignore_index=True)
+    with pytest.raises(
+        ValueError, match="duplicate \\(date, cik\\) rows, e.g. 2024-01-02 0000000001"
+    ):
+        wide_returns(doubled)

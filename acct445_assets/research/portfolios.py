@@ -142,8 +142,9 @@ def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     day_codes, days = pd.factorize(dates, sort=True)
     bank_codes, ciks = pd.factorize(returns["cik"], sort=True)
     flat = day_codes.astype(np.int64) * len(ciks) + bank_codes
-    first_rows = np.unique(flat, return_index=True)[1]
-    if len(first_rows) < len(flat):
+    # A count per cell is a linear pass; np.unique would sort all 12M keys.
+    if np.bincount(flat, minlength=len(days) * len(ciks)).max(initial=0) > 1:
+        first_rows = np.unique(flat, return_index=True)[1]
         repeated = np.ones(len(flat), dtype=bool)
         repeated[first_rows] = False
         pos = int(np.flatnonzero(repeated)[0])
