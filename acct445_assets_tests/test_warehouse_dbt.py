@@ -523,3 +523,26 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path):
         json.loads(json.dumps(panel_meta[0].metadata["dbt_vars"].value))
         == warehouse.default_dbt_vars()
     )
+
+
+def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_path):
+    import subprocess
+    import sys
+
+    from acct445_assets.resources import DBT_PROJECT_DIR, WarehouseDbt
+
+    ours = WarehouseDbt(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
+    printed = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "dbt"), "--version"], capture_output=True, text=True
+    ).stdout
+    assert str(ours._cli_version) in printed
+    # Any other executable is asked, as the stock resource does.
+    other = tmp_path / "dbt"
+    other.write_text("#!/bin/sh\necho 'Core:'\necho '  - installed: 9.8.7'\n")
+    other.chmod(0o755)
+    theirs = WarehouseDbt(
+        project_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(other),
+    )
+    assert str(theirs._cli_version) == "9.8.7"
