@@ -2,6 +2,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.local/bin:$(PATH)
 export DAGSTER_HOME := $(CURDIR)/.dagster
+# One "planned" event per asset for a single-run backfill instead of one per partition
+# (10 years of sessions = 2,500 fsync'd SQLite writes before the run starts).
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 UV := uv
 RUN := $(UV) run --frozen
 
