@@ -10,9 +10,9 @@ Documents use the markup of real EDGAR filings (inline XBRL, nested and layout t
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -124,9 +124,9 @@ class _Sentence:
 
     def render(self, choice: list[int]) -> str:
         out = [self.parts[0]]
-        for k, opts in enumerate(self.slots):
-            out.append(opts[choice[k] % len(opts)])
-            out.append(self.parts[k + 1])
+        for opts, c, tail in zip(self.slots, choice, self.parts[1:], strict=True):
+            out.append(opts[c % len(opts)])
+            out.append(tail)
         return "".join(out)
 
 
@@ -162,11 +162,14 @@ class _BankStyle:
         self.loans_total = float(bank["shares_outstanding"]) / 1000.0 * rng.uniform(15, 35)
         self.seg_weights = rng.dirichlet(np.ones(len(SEGMENTS)) * 3)
         self.acl_rate = rng.uniform(0.009, 0.016)
+        w = self.seg_weights
+        self.note_weights = np.array([w[:4].sum(), w[4]]) if self.missing["few_segments"] else w
         self.name = str(bank["name"])
         self.cik = str(bank["cik"]).zfill(10)
         self.base_choice: dict[str, list[int]] = {}
         self.prev_choice: dict[str, list[int]] = {}
         self.complex_choice: dict[str, bool] = {}
+        self.rendered: dict[str, tuple[list[int], str, str]] = {}
 
     def register(self, key: str) -> bool:
         """Complex or plain wording of a sentence: kept from last quarter unless it churns."""
@@ -178,80 +181,133 @@ class _BankStyle:
 
     def words(self, key: str, template: str) -> str:
         """Render a template; each slot keeps last quarter's wording unless it churns."""
-        sent = _sentence(template)
+        rng, churn = self.rng, self.churn
         prev = self.prev_choice.get(key)
         if prev is None:
-            prev = [int(self.rng.integers(0, 6)) for _ in sent.slots]
-        choice = [
-            int(self.rng.integers(0, 6)) if self.rng.random() < self.churn else c for c in prev
-        ]
+            # One array draw consumes the stream exactly like len(slots) scalar draws.
+            prev = rng.integers(0, 6, len(_sentence(template).slots)).tolist()
+        choice = [int(rng.integers(0, 6)) if rng.random() < churn else c for c in prev]
         self.prev_choice[key] = choice
-        return sent.render(choice)
+        # Most quarters no slot churns: reuse last quarter's sentence.
+        hit = self.rendered.get(key)
+        if hit is None or hit[0] != choice or hit[1] != template:
+            hit = self.rendered[key] = (choice, template, _sentence(template).render(choice))
+        return hit[2]
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
+    # html.escape(text, quote=False) without its call overhead: this runs for every cell.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _para_wraps(legacy: bool) -> dict[tuple[bool, bool, bool], tuple[str, str]]:
+    """Markup before and after a paragraph's text, by (bold, italic, center)."""
+    wraps = {}
+    for bold in (False, True):
+        for italic in (False, True):
+            for center in (False, True):
+                if legacy:
+                    align = ' ALIGN="center"' if center else ""
+                    pre = f'<P{align}><FONT SIZE="2" FACE="Times New Roman">'
+                    pre += ("<B>" if bold else "") + ("<I>" if italic else "")
+                    suf = ("</I>" if italic else "") + ("</B>" if bold else "")
+                    suf += "</FONT></P>\n"
+                else:
+                    st = (SPAN_B if bold else SPAN) + (";font-style:italic" if italic else "")
+                    align = "center" if center else "justify"
+                    pre = f'<div style="margin-top:6pt;text-align:{align}"><span style="{st}">'
+                    suf = "</span></div>\n"
+                wraps[bold, italic, center] = (pre, suf)
+    return wraps
+
+
+_PARA = {legacy: _para_wraps(legacy) for legacy in (False, True)}
+_PAGE_BREAK = '<div style="break-before:page;page-break-after:always"><hr/></div>\n'
+_TD_NUM = '<td style="text-align:right">'
+_TD_DOLLAR = '<td>$</td><td style="text-align:right">'
+
+
+@lru_cache(maxsize=4096)
+def _heading_html(
+    legacy: bool, title_case: bool, dash: str, number: int, title: str, continued: bool
+) -> str:
+    if title_case:
+        title = " ".join(
+            w.lower() if w in ("AND", "FOR", "OF") else w.capitalize() for w in title.split()
+        )
+    if legacy and not continued:
+        return (
+            '<TABLE WIDTH="100%" BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR VALIGN="top">'
+            f'<TD WIDTH="5%"><FONT SIZE="2"><B>{number}.</B></FONT></TD>'
+            f'<TD><FONT SIZE="2"><B>{_esc(title)}</B></FONT></TD></TR></TABLE>\n'
+        )
+    pre, suf = _PARA[legacy][True, False, False]
+    text = f"NOTE {number} {dash} {title}" + (" (continued)" if continued else "")
+    return pre + _esc(text) + suf
+
+
+@lru_cache(maxsize=1024)
+def _table_head(header: tuple[str, ...]) -> str:
+    cells = "".join(f'<td style="text-align:center"><b>{_esc(h)}</b></td>' for h in header)
+    return f'<table style="border-collapse:collapse;width:100%">\n<tr>{cells}</tr>'
+
+
+@lru_cache(maxsize=4096)
+def _row_open(label: str) -> str:
+    return f"<tr><td><span>{_esc(label)}</span></td>"
+
+
+@lru_cache(maxsize=256)
+def _fact_open(concept: str) -> tuple[str, ...]:
+    """Opening of an inline XBRL fact up to its id number, by ``fact % 7``."""
+    return tuple(
+        f'<ix:nonFraction name="us-gaap:{concept}" contextRef="c-{k + 1}" '
+        'unitRef="usd" decimals="-3" scale="3" id="f'
+        for k in range(7)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _fmt_date(d: pd.Timestamp) -> str:
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
+_GROWTH_BASE = pd.Timestamp("2020-01-01")
+
+
+@lru_cache(maxsize=1024)
+def _date_codes(d: pd.Timestamp) -> tuple[str, str, int]:
+    """``YYYYMMDD``, ISO date and days since the loan-growth base date."""
+    return f"{d:%Y%m%d}", f"{d:%Y-%m-%d}", (d - _GROWTH_BASE).days
 
 
 class _Doc:
     def __init__(self, style: _BankStyle, report: pd.Timestamp, form: str):
         self.s = style
         self.report = report
+        self.date = _fmt_date(report)
         self.form = form
         self.out: list[str] = []
         self.fact = 0
         self.page = 1
+        self.wraps = _PARA[style.legacy_markup]
 
     def para(
         self, text: str, bold: bool = False, italic: bool = False, center: bool = False
     ) -> None:
-        if self.s.legacy_markup:
-            inner = _esc(text)
-            if italic:
-                inner = f"<I>{inner}</I>"
-            if bold:
-                inner = f"<B>{inner}</B>"
-            align = ' ALIGN="center"' if center else ""
-            self.out.append(f'<P{align}><FONT SIZE="2" FACE="Times New Roman">{inner}</FONT></P>\n')
-        else:
-            st = SPAN_B if bold else SPAN
-            if italic:
-                st += ";font-style:italic"
-            align = "center" if center else "justify"
-            self.out.append(
-                f'<div style="margin-top:6pt;text-align:{align}"><span style="{st}">{_esc(text)}</span></div>\n'
-            )
+        pre, suf = self.wraps[bold, italic, center]
+        self.out.append(pre + _esc(text) + suf)
 
     def heading(self, number: int, title: str, continued: bool = False) -> None:
-        if self.s.title_case:
-            title = " ".join(
-                w.lower() if w in ("AND", "FOR", "OF") else w.capitalize() for w in title.split()
-            )
-        text = f"NOTE {number} {self.s.dash} {title}" + (" (continued)" if continued else "")
-        if self.s.legacy_markup and not continued:
-            self.out.append(
-                '<TABLE WIDTH="100%" BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR VALIGN="top">'
-                f'<TD WIDTH="5%"><FONT SIZE="2"><B>{number}.</B></FONT></TD>'
-                f'<TD><FONT SIZE="2"><B>{_esc(title)}</B></FONT></TD></TR></TABLE>\n'
-            )
-        else:
-            self.para(text, bold=True)
+        s = self.s
+        self.out.append(
+            _heading_html(s.legacy_markup, s.title_case, s.dash, number, title, continued)
+        )
 
     def page_break(self) -> None:
-        self.para(str(self.page), center=True)
+        pre, suf = self.wraps[False, False, True]
+        self.out.append(f"{pre}{self.page}{suf}{_PAGE_BREAK}")
         self.page += 1
-        self.out.append('<div style="break-before:page;page-break-after:always"><hr/></div>\n')
-
-    def number(self, value: float, concept: str | None, decimals: int = 0) -> str:
-        txt = f"{abs(value):,.{decimals}f}"
-        if concept:
-            self.fact += 1
-            sign = ' sign="-"' if value < 0 else ""
-            txt = (
-                f'<ix:nonFraction name="us-gaap:{concept}" contextRef="c-{self.fact % 7 + 1}" '
-                f'unitRef="usd" decimals="-3" scale="3" id="f{self.fact}"{sign}>{txt}</ix:nonFraction>'
-            )
-        return f"({txt})" if value < 0 else txt
 
     def table(
         self,
@@ -260,23 +316,32 @@ class _Doc:
         concept: str | None = None,
         decimals: int = 0,
     ) -> None:
-        cell = 'style="text-align:right"'
-        out = ['<table style="border-collapse:collapse;width:100%">']
-        out.append(
-            "<tr>"
-            + "".join(f'<td style="text-align:center"><b>{_esc(h)}</b></td>' for h in header)
-            + "</tr>"
-        )
+        out = [_table_head(tuple(header))]
+        fmt = f",.{decimals}f"
+        opens = _fact_open(concept) if concept else None
+        fact = self.fact
+        last = len(rows) - 1
         for i, (label, values) in enumerate(rows):
-            tds = [f"<td><span>{_esc(label)}</span></td>"]
+            tds = [_row_open(label)]
+            td = _TD_DOLLAR if i == 0 or i == last else _TD_NUM
             for v in values:
                 if isinstance(v, str):
                     tds.append(f"<td>{_esc(v)}</td>")
+                    continue
+                txt = format(abs(v), fmt)
+                if opens:
+                    fact += 1
+                    if v < 0:
+                        tds.append(
+                            f'{td}({opens[fact % 7]}{fact}" sign="-">{txt}</ix:nonFraction>)</td>'
+                        )
+                    else:
+                        tds.append(f'{td}{opens[fact % 7]}{fact}">{txt}</ix:nonFraction></td>')
                 else:
-                    if i in (0, len(rows) - 1):
-                        tds.append("<td>$</td>")
-                    tds.append(f"<td {cell}>{self.number(v, concept, decimals)}</td>")
-            out.append("<tr>" + "".join(tds) + "</tr>")
+                    tds.append(f"{td}({txt})</td>" if v < 0 else f"{td}{txt}</td>")
+            tds.append("</tr>")
+            out.append("".join(tds))
+        self.fact = fact
         out.append("</table>")
         body = "\n".join(out)
         if self.s.nested_tables:
@@ -300,31 +365,31 @@ class _Doc:
             self.out.append("</ix:nonNumeric>\n")
 
 
-def _fmt_date(d: pd.Timestamp) -> str:
-    return f"{d.strftime('%B')} {d.day}, {d.year}"
-
-
-def _filler_note(
-    doc: _Doc, number: int, title: str, rng: np.random.Generator, scale: float
-) -> None:
-    doc.heading(number, title)
-    doc.text_block_start("TextBlock")
-    doc.para(
-        f"This note describes {title.lower()} of the Company at {_fmt_date(doc.report)}. "
-        "Amounts are presented in thousands of dollars. The Company measures these items in accordance "
-        "with generally accepted accounting principles and reviews the related balances every quarter. "
-        "Changes during the period reflected ordinary business activity and market conditions."
-    )
-    vals = rng.uniform(0.01, 0.2, (3, 2)) * scale
-    doc.table(
-        ["(In thousands)", _fmt_date(doc.report), "Prior period"],
-        [
-            (lbl, [float(round(v[0])), float(round(v[1]))])
-            for lbl, v in zip(("Balance", "Additions", "Total"), vals, strict=True)
-        ],
-        concept="OtherAssets",
-    )
-    doc.text_block_end()
+def _filler_notes(
+    doc: _Doc, number: int, titles: list[str], rng: np.random.Generator, scale: float
+) -> int:
+    """Consecutive notes other than the CECL note, numbered from ``number``; returns the next."""
+    # One draw for all the notes takes the same values from the stream as a draw per note;
+    # np.round, like round() on each value, rounds half to even.
+    tables = (rng.uniform(0.01, 0.2, (len(titles), 3, 2)) * scale).round().tolist()
+    header = ("(In thousands)", doc.date, "Prior period")
+    for title, vals in zip(titles, tables, strict=True):
+        doc.heading(number, title)
+        doc.text_block_start("TextBlock")
+        doc.para(
+            f"This note describes {title.lower()} of the Company at {doc.date}. "
+            "Amounts are presented in thousands of dollars. The Company measures these items in accordance "
+            "with generally accepted accounting principles and reviews the related balances every quarter. "
+            "Changes during the period reflected ordinary business activity and market conditions."
+        )
+        doc.table(
+            header,
+            list(zip(("Balance", "Additions", "Total"), vals, strict=True)),
+            concept="OtherAssets",
+        )
+        doc.text_block_end()
+        number += 1
+    return number
 
 
 def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
@@ -366,22 +431,19 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
     doc.para(" ".join(sentences[half:]))
 
     seg_names = ["Commercial", "Consumer"] if m["few_segments"] else SEGMENTS
-    weights = (
-        np.array([s.seg_weights[:4].sum(), s.seg_weights[4]])
-        if m["few_segments"]
-        else s.seg_weights
-    )
+    weights = s.note_weights
     loans = filing_ctx["loans"] * weights
     acl_end = filing_ctx["acl"] * weights
     # Exact integer totals so the note's total equals the balance sheet.
-    acl_end = np.round(acl_end)
+    acl_end = acl_end.round()
     acl_end[-1] = round(filing_ctx["acl"]) - acl_end[:-1].sum()
     millions = m["not_reconciled"]
     unit = "(In millions)" if millions else "(In thousands)"
     div, dec = (1000.0, 1) if millions else (1.0, 0)
 
-    def amounts(values):
-        return [float(round(v / div, dec)) for v in values]
+    def amounts(values: np.ndarray) -> list:
+        # The same ufuncs as round() on each numpy scalar, so the same digits.
+        return (values / div).round(dec).tolist()
 
     tables_as_images = m["image_tables"]
     numberless = m["numberless_tables"]
@@ -407,13 +469,11 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
             recov = np.round(-charge * rng.uniform(0.1, 0.3, len(seg_names)))
             prov = np.round(acl_end * rng.uniform(0.02, 0.10, len(seg_names)))
             begin = acl_end - charge - recov - prov
-            rows = [
-                ("Beginning balance", amounts([*begin, begin.sum()])),
-                ("Charge-offs", amounts([*charge, charge.sum()])),
-                ("Recoveries", amounts([*recov, recov.sum()])),
-                (f"Provision for {acl_word} losses", amounts([*prov, prov.sum()])),
-                ("Ending balance", amounts([*acl_end, acl_end.sum()])),
-            ]
+            flows = (begin, charge, recov, prov, acl_end)
+            grid = amounts(np.column_stack([np.vstack(flows), [f.sum() for f in flows]]))
+            labels = ["Beginning balance", "Charge-offs", "Recoveries"]
+            labels += [f"Provision for {acl_word} losses", "Ending balance"]
+            rows = list(zip(labels, grid, strict=True))
             doc.table(
                 header,
                 rows,
@@ -441,10 +501,8 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
         else:
             d30 = loans * rng.uniform(0.002, 0.01, len(seg_names))
             d90 = loans * rng.uniform(0.001, 0.004, len(seg_names))
-            rows = [
-                (n, amounts([a, b, lv - a - b, lv]))
-                for n, a, b, lv in zip(seg_names, d30, d90, loans, strict=True)
-            ]
+            grid = amounts(np.column_stack([d30, d90, loans - d30 - d90, loans]))
+            rows = list(zip(seg_names, grid, strict=True))
             doc.table(
                 [unit, "30-59 Days Past Due", "90 Days or More Past Due", "Current", "Total Loans"],
                 rows,
@@ -464,10 +522,8 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
         else:
             sm = loans * rng.uniform(0.005, 0.02, len(seg_names))
             sub = loans * rng.uniform(0.004, 0.015, len(seg_names))
-            rows = [
-                (n, amounts([lv - a - b, a, b, lv]))
-                for n, a, b, lv in zip(seg_names, sm, sub, loans, strict=True)
-            ]
+            grid = amounts(np.column_stack([loans - sm - sub, sm, sub, loans]))
+            rows = list(zip(seg_names, grid, strict=True))
             doc.table(
                 [unit, "Pass", "Special Mention", "Substandard", "Total"],
                 rows,
@@ -490,7 +546,7 @@ def _statements(doc: _Doc, ctx: dict, prefix: str) -> None:
     cash, secs = loans * 0.06, loans * 0.25
     total = cash + secs + loans - acl + loans * 0.05
     doc.table(
-        ["", _fmt_date(doc.report), "Prior period"],
+        ["", doc.date, "Prior period"],
         [
             ("Cash and due from banks", [float(round(cash)), float(round(cash * 0.97))]),
             ("Securities available for sale", [float(round(secs)), float(round(secs * 0.98))]),
@@ -506,7 +562,7 @@ def _statements(doc: _Doc, ctx: dict, prefix: str) -> None:
     doc.para(f"{prefix}CONSOLIDATED STATEMENTS OF INCOME", bold=True, center=True)
     nii = loans * 0.035 / (1 if doc.form == "10-K" else 4)
     doc.table(
-        ["", _fmt_date(doc.report), "Prior period"],
+        ["", doc.date, "Prior period"],
         [
             ("Net interest income", [float(round(nii)), float(round(nii * 0.96))]),
             (
@@ -528,9 +584,8 @@ def _document(
 ) -> str:
     rng = style.rng
     adopted = report >= adoption_date
-    growth = (1.012 ** ((report - pd.Timestamp("2020-01-01")).days / 91.0)) * rng.uniform(
-        0.99, 1.01
-    )
+    compact, iso, days = _date_codes(report)
+    growth = (1.012 ** (days / 91.0)) * rng.uniform(0.99, 1.01)
     loans = style.loans_total * growth
     if adopted:
         adoption_sentence = (
@@ -551,7 +606,7 @@ def _document(
     }
     doc = _Doc(style, report, form)
     prefix = "" if form == "10-K" else "CONDENSED "
-    ticker_ctx = f"{style.cik}-{report:%Y%m%d}"
+    ticker_ctx = f"{style.cik}-{compact}"
     doc.out.append(
         '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
         'xmlns:ix="http://www.xbrl.org/2013/inlineXBRL" xmlns:xbrli="http://www.xbrl.org/2003/instance" '
@@ -562,13 +617,13 @@ def _document(
         f'<ix:nonNumeric name="dei:EntityCentralIndexKey" contextRef="c-1">{style.cik}</ix:nonNumeric>'
         "</ix:hidden><ix:resources>"
         f'<xbrli:context id="c-1"><xbrli:entity><xbrli:identifier scheme="http://www.sec.gov/CIK">{style.cik}</xbrli:identifier></xbrli:entity>'
-        f"<xbrli:period><xbrli:endDate>{report:%Y-%m-%d}</xbrli:endDate></xbrli:period></xbrli:context>"
+        f"<xbrli:period><xbrli:endDate>{iso}</xbrli:endDate></xbrli:period></xbrli:context>"
         "</ix:resources></ix:header></div>\n"
     )
     doc.para("UNITED STATES SECURITIES AND EXCHANGE COMMISSION", bold=True, center=True)
     doc.para(f"FORM {form}", bold=True, center=True)
     period = "fiscal year" if form == "10-K" else "quarterly period"
-    doc.para(f"For the {period} ended {_fmt_date(report)}", center=True)
+    doc.para(f"For the {period} ended {doc.date}", center=True)
     doc.para(f"{style.name} (Central Index Key {style.cik})", center=True)
     doc.page_break()
     doc.para("TABLE OF CONTENTS", bold=True, center=True)
@@ -612,19 +667,14 @@ def _document(
         "bank subsidiary. Intercompany balances and transactions have been eliminated. The preparation of "
         "financial statements requires management to make estimates that affect reported amounts."
     )
-    number = 2
-    order = list(rng.permutation(len(FILLER_NOTES)))
-    for k in order[: style.n_before]:
-        _filler_note(doc, number, FILLER_NOTES[k], rng, loans)
-        number += 1
+    titles = [FILLER_NOTES[k] for k in rng.permutation(len(FILLER_NOTES)).tolist()]
+    number = _filler_notes(doc, 2, titles[: style.n_before], rng, loans)
     if pad_each and style.n_before:
         _pad(doc, pad_each * style.n_before // max(1, len(FILLER_NOTES)), rng, loans)
     _cecl_note(doc, number, ctx)
     number += 1
     doc.page_break()
-    for k in order[style.n_before :]:
-        _filler_note(doc, number, FILLER_NOTES[k], rng, loans)
-        number += 1
+    _filler_notes(doc, number, titles[style.n_before :], rng, loans)
     if pad_each:
         _pad(doc, pad_each * (n_after + len(FILLER_NOTES)) // max(1, len(FILLER_NOTES)), rng, loans)
     doc.page_break()
@@ -652,6 +702,9 @@ def _document(
     return "".join(doc.out)
 
 
+_LINE_ITEMS = [f"Line item {i + 1}" for i in range(12)]
+
+
 def _pad(
     doc: _Doc, nbytes: int, rng: np.random.Generator, scale: float, notes: bool = True
 ) -> None:
@@ -666,17 +719,13 @@ def _pad(
             "The following schedule presents supplementary information in thousands of dollars, "
             "prepared on the same basis as the consolidated financial statements."
         )
-        vals = rng.uniform(0.001, 0.1, (12, 4)) * scale
+        vals = (rng.uniform(0.001, 0.1, (12, 4)) * scale).round().tolist()
         doc.table(
             ["(In thousands)", "Q1", "Q2", "Q3", "Q4"],
-            [(f"Line item {i + 1}", [float(round(x)) for x in row]) for i, row in enumerate(vals)],
+            list(zip(_LINE_ITEMS, vals, strict=True)),
             concept="OtherLiabilities",
         )
         added += sum(len(x) for x in doc.out[mark:])
-
-
-def _accession(cik: str, year: int, seq: int) -> str:
-    return f"{cik}-{year % 100:02d}-{seq:06d}"
 
 
 def filing_schedule(
@@ -684,36 +733,50 @@ def filing_schedule(
 ) -> pd.DataFrame:
     """Which filings each bank makes: 10-K after each year end, 10-Qs after Q1-Q3, while alive."""
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    rows = []
-    for _, bank in banks.iterrows():
-        rng = np.random.default_rng([seed, int(bank["cik"]), 7])
-        first = pd.Timestamp(bank["first_date"])
-        last = pd.Timestamp(bank["last_date"])
-        seq = 0
-        for year in range(start_ts.year - 1, end_ts.year + 1):
-            for q, month in ((1, 3), (2, 6), (3, 9), (4, 12)):
-                report = pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)
-                if q == 4:
-                    form = "10-K"
-                    filed = report + pd.Timedelta(days=int(rng.integers(50, 80)))
-                else:
-                    form = "10-Q"
-                    filed = report + pd.Timedelta(days=int(rng.integers(40, 46)))
-                if not (start_ts <= filed <= end_ts) or filed > last or report < first:
-                    continue
-                seq += 1
-                rows.append(
-                    {
-                        "cik": str(bank["cik"]).zfill(10),
-                        "ticker": bank["ticker"],
-                        "accession": _accession(str(bank["cik"]).zfill(10), filed.year, seq),
-                        "form": form,
-                        "filing_date": filed.normalize(),
-                        "report_date": report.normalize(),
-                    }
-                )
     cols = ["cik", "ticker", "accession", "form", "filing_date", "report_date"]
-    return pd.DataFrame(rows, columns=cols)
+    years = range(start_ts.year - 1, end_ts.year + 1)
+    months = np.array([f"{y}-{m:02d}" for y in years for m in (3, 6, 9, 12)], "datetime64[M]")
+    report = (months + 1).astype("datetime64[D]") - 1
+    is_10k = np.arange(len(report)) % 4 == 3
+    low, high = np.where(is_10k, 50, 40), np.where(is_10k, 80, 46)
+    ciks = banks["cik"].tolist()
+    # Each bank's lags are drawn for every quarter, kept or not; with array bounds
+    # integers() consumes the stream exactly like one scalar draw per quarter.
+    lag = np.zeros((len(ciks), len(report)), dtype=np.int64)
+    for i, cik in enumerate(ciks):
+        lag[i] = np.random.default_rng([seed, int(cik), 7]).integers(low, high)
+    filed = report + lag.astype("timedelta64[D]")
+    filed_ns = filed.astype("datetime64[ns]")
+    first = pd.to_datetime(banks["first_date"]).to_numpy("datetime64[ns]")[:, None]
+    last = pd.to_datetime(banks["last_date"]).to_numpy("datetime64[ns]")[:, None]
+    # Negated comparisons so a missing (NaT) first or last date excludes nothing.
+    keep = (
+        (filed_ns >= start_ts.to_datetime64())
+        & (filed_ns <= end_ts.to_datetime64())
+        & ~(filed_ns > last)
+        & ~(report.astype("datetime64[ns]") < first)
+    )
+    bank_i, quarter = np.nonzero(keep)
+    if not len(bank_i):
+        return pd.DataFrame([], columns=cols)
+    seq = np.cumsum(keep, axis=1)[bank_i, quarter]
+    year = filed[bank_i, quarter].astype("datetime64[Y]").astype(np.int64) + 1970
+    # Accessions are joined elementwise on object arrays of their pieces, not formatted per row.
+    cik = np.array([str(c).zfill(10) for c in ciks], dtype=object)[bank_i]
+    y0 = int(year.min())
+    years_mid = np.array([f"-{y % 100:02d}-" for y in range(y0, int(year.max()) + 1)], object)
+    seqs = np.array([f"{k:06d}" for k in range(int(seq.max()) + 1)], dtype=object)
+    return pd.DataFrame(
+        {
+            "cik": cik,
+            "ticker": banks["ticker"].to_numpy(dtype=object)[bank_i],
+            "accession": cik + years_mid[year - y0] + seqs[seq],
+            "form": np.array(["10-Q", "10-K"], dtype=object)[is_10k[quarter].astype(np.intp)],
+            "filing_date": filed_ns[bank_i, quarter],
+            "report_date": report[quarter].astype("datetime64[ns]"),
+        },
+        columns=cols,
+    )
 
 
 def bank_documents(
