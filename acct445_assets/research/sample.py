@@ -361,15 +361,24 @@ def _truth(cfg, banks, dates, returns, returns_no_cecl, alive, betas, idio_sd) -
     # in this sample, not an asymptotic approximation.
     quarters = dates.to_period("Q")
     adoption = pd.PeriodIndex(banks["adoption_quarter"], freq="Q")
-    effects = []
-    for j in range(len(banks)):
-        ok = alive[:, j]
-        frame = pd.DataFrame(
-            {"q": quarters[ok], "with": returns[ok, j], "without": returns_no_cecl[ok, j]}
-        )
-        sd = frame.groupby("q")[["with", "without"]].std()
-        treated = sd.index >= adoption[j]
-        effects.extend((sd["with"] - sd["without"])[treated].dropna().tolist())
+    # Sessions are sorted, so each quarter is one block of rows; per-(quarter, bank) standard
+    # deviations of the alive days come from block sums (a per-bank groupby took a minute
+    # at 5,000 banks).
+    codes, blocks = pd.factorize(quarters)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    n_alive = np.add.reduceat(alive.astype(float), starts, axis=0)
+
+    def quarterly_sd(values: np.ndarray) -> np.ndarray:
+        kept = np.where(alive, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.add.reduceat(kept, starts, axis=0) / n_alive
+            deviation = np.where(alive, values - mean[codes], 0.0)
+            variance = np.add.reduceat(deviation**2, starts, axis=0) / (n_alive - 1)
+        return np.sqrt(np.where(n_alive >= 2, variance, np.nan))
+
+    difference = quarterly_sd(returns) - quarterly_sd(returns_no_cecl)
+    treated = blocks.asi8[:, None] >= adoption.asi8[None, :]
+    effects = difference.T[treated.T & ~np.isnan(difference.T)]
     return {
         "config": asdict(cfg),
         "opacity_premium_daily_per_point": cfg.opacity_premium_daily,
@@ -379,7 +388,7 @@ def _truth(cfg, banks, dates, returns, returns_no_cecl, alive, betas, idio_sd) -
         "svb_car_mean_at_50": cfg.svb_shock_mean,  # planted on days -1..+1, beyond all factors
         "svb_car_per_point": cfg.svb_car_per_point,
         "cecl_vol_multiplier": cfg.cecl_vol_multiplier,
-        "cecl_att_volatility": float(np.mean(effects)) if effects else None,
+        "cecl_att_volatility": float(np.mean(effects)) if len(effects) else None,
         "cecl_att_return": 0.0,
         "latent_opacity": dict(
             zip(banks["cik"], banks["latent_opacity"].astype(float), strict=True)
