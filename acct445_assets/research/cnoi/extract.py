@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from string import ascii_letters, ascii_uppercase
 
 from lxml import etree
 
@@ -48,6 +49,12 @@ class Block:
     bold: bool = False
     start: int = 0  # tokens in the document before this block
     tokens: int = 0
+    # What the locator asks of a block several times over (one per candidate note),
+    # worked out once; None until asked.
+    _upper: float | None = field(default=None, init=False, repr=False, compare=False)
+    _heading: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _continued: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _skip: bool | None = field(default=None, init=False, repr=False, compare=False)
 
 
 class BlockBuilder:
@@ -81,12 +88,16 @@ class BlockBuilder:
         self._add(Block("image", " ".join((alt or "").split())))
 
     def table(self, raw_rows: list[list[str]], n_images: int) -> None:
-        self.boundary()
         rows = []
         for raw in raw_rows:
             cells = [c for c in (" ".join(x.split()) for x in raw) if c and c not in SPACER_CELLS]
             if cells:
                 rows.append(cells)
+        self.clean_table(rows, n_images)
+
+    def clean_table(self, rows: list[list[str]], n_images: int) -> None:
+        """`table` for rows already cleaned: cells normalised, no empty or spacer cells, no empty rows."""
+        self.boundary()
         if not rows:
             for _ in range(n_images):
                 self._add(Block("image", "table image"))
@@ -99,14 +110,16 @@ class BlockBuilder:
         ):
             for r in rows:
                 cells = r[1:] if r[0] in BULLETS and len(r) > 1 else r
-                self._add(Block("text", " ".join(cells)))
+                text = " ".join(cells)
+                self._add(Block("text", text), text.count(" ") + 1)
             return
-        text = "\n".join(" | ".join(r) for r in rows)
-        self._add(Block("table", text, rows=rows))
+        text = "\n".join(map(" | ".join, rows))
+        # Clean cells hold single spaces only, so words are the spaces and newlines plus one.
+        self._add(Block("table", text, rows=rows), text.count(" ") + text.count("\n") + 1)
 
-    def _add(self, block: Block) -> None:
+    def _add(self, block: Block, tokens: int | None = None) -> None:
         block.start = self._pos
-        block.tokens = len(block.text.split())
+        block.tokens = len(block.text.split()) if tokens is None else tokens
         self._pos += block.tokens
         self.blocks.append(block)
 
@@ -136,69 +149,152 @@ def _strip_inline_xbrl(html: str) -> str:
     return IX_TAG_RE.sub("", IX_HEADER_RE.sub("", html))
 
 
-def _lxml_cell_text(el, out: list[str], counter: list[int]) -> None:
+class _StyleFlags(dict):
+    """style attribute -> _HIDDEN | _BOLD; filings repeat a few style strings thousands of times."""
+
+    def __missing__(self, style: str) -> int:
+        if len(self) >= 4096:
+            self.clear()
+        flags = (_HIDDEN if "none" in style and HIDDEN_STYLE_RE.search(style) else 0) | (
+            _BOLD if "weight" in style and BOLD_STYLE_RE.search(style) else 0
+        )
+        self[style] = flags
+        return flags
+
+
+_HIDDEN, _BOLD = 1, 2
+_STYLE_FLAGS = _StyleFlags()
+
+# The walk writes one flat string: lone surrogates never come out of lxml (it decodes
+# strict UTF-8), so they can mark block boundaries, bold runs, tables, rows, cells and
+# images in it, and whitespace is then normalised for a whole segment at once.
+_BREAK, _BOLD_ON, _BOLD_OFF, _TABLE, _IMAGE, _ROW, _CELL, _CELL_IMAGE = (
+    chr(c) for c in range(0xD800, 0xD808)
+)
+
+
+def _lxml_cell_text(el, out: list[str]) -> None:
     for child in el:
         tag = child.tag
-        if isinstance(tag, str):
+        if tag.__class__ is str:
             style = child.get("style")
-            if tag in SKIP_TAGS or (style and "none" in style and HIDDEN_STYLE_RE.search(style)):
+            if tag in SKIP_TAGS or (style and _STYLE_FLAGS[style] & _HIDDEN):
                 pass
             elif tag == "img":
-                counter[0] += 1
+                out.append(_CELL_IMAGE)
             else:
                 block = tag in BLOCK_TAGS
                 if block:
                     out.append(" ")
-                if child.text:
-                    out.append(child.text)
-                _lxml_cell_text(child, out, counter)
+                text = child.text
+                if text:
+                    out.append(text)
+                if len(child):
+                    _lxml_cell_text(child, out)
                 if block:
                     out.append(" ")
-        if child.tail:
-            out.append(child.tail)
+        tail = child.tail
+        if tail:
+            out.append(tail)
 
 
-def _lxml_table(el, builder: BlockBuilder) -> None:
-    rows: list[list[str]] = []
-    images = [0]
+def _lxml_table(el, out: list[str]) -> None:
+    out.append(_BREAK + _TABLE)
     for tr in el.iter("tr"):
-        cells = []
-        for td in tr:
-            if td.tag in ("td", "th"):
-                parts = [td.text] if td.text else []
-                _lxml_cell_text(td, parts, images)
-                cells.append("".join(parts))
-        rows.append(cells)
-    builder.table(rows, images[0])
+        out.append(_ROW)
+        for td in tr.iterchildren("td", "th"):
+            out.append(_CELL)
+            text = td.text
+            if text:
+                out.append(text)
+            if len(td):
+                _lxml_cell_text(td, out)
+    out.append(_BREAK)
 
 
-def _lxml_walk(el, builder: BlockBuilder, bold: bool) -> None:
+def _lxml_walk(el, out: list[str], bold) -> None:
     for child in el:
         tag = child.tag
-        if isinstance(tag, str):
+        if tag.__class__ is str:
             style = child.get("style")
-            if tag in SKIP_TAGS or (style and "none" in style and HIDDEN_STYLE_RE.search(style)):
+            flags = _STYLE_FLAGS[style] if style else 0
+            if flags & _HIDDEN or tag in SKIP_TAGS:
                 pass
-            elif tag == "table" and child.find(".//table") is None:
-                _lxml_table(child, builder)
+            elif tag == "table" and next(child.iterdescendants("table"), None) is None:
+                _lxml_table(child, out)
             elif tag == "img":
-                builder.image(child.get("alt") or "")
+                out.append(_BREAK + _IMAGE + (child.get("alt") or "") + _BREAK)
             else:
-                b = (
-                    bold
-                    or tag in BOLD_TAGS
-                    or bool(style and "weight" in style and BOLD_STYLE_RE.search(style))
-                )
+                b = bold or flags & _BOLD or tag in BOLD_TAGS
                 block = tag in BLOCK_TAGS
                 if block:
-                    builder.boundary()
-                if child.text:
-                    builder.text(child.text, b)
-                _lxml_walk(child, builder, b)
+                    out.append(_BREAK)
+                text = child.text
+                if text:
+                    out.append(_BOLD_ON + text + _BOLD_OFF if b else text)
+                if len(child):
+                    _lxml_walk(child, out, b)
                 if block:
-                    builder.boundary()
-        if child.tail:
-            builder.text(child.tail, bold)
+                    out.append(_BREAK)
+        tail = child.tail
+        if tail:
+            out.append(_BOLD_ON + tail + _BOLD_OFF if bold else tail)
+
+
+def _table_rows(tables: str) -> list[tuple[list[list[str]], int]]:
+    """`BlockBuilder.table`'s cleaning of the table segments joined in `tables` (each starts
+    with _TABLE): (rows, images) per table, whitespace normalised in one pass for all."""
+    if _CELL_IMAGE in tables:
+        # An image adds nothing to its cell's text but counts for its table, so tables
+        # holding one are cleaned one by one with the image markers taken out first.
+        return [
+            (_table_rows(_TABLE + t.replace(_CELL_IMAGE, ""))[0][0], t.count(_CELL_IMAGE))
+            for t in tables.split(_TABLE)[1:]
+        ]
+    tables = " ".join(tables.split())
+    for mark in (_TABLE, _ROW, _CELL):
+        tables = tables.replace(" " + mark, mark).replace(mark + " ", mark)
+    out = []
+    for table in tables.split(_TABLE)[1:]:
+        rows = []
+        for row in table.split(_ROW):
+            cells = [c for c in row.split(_CELL) if c and c not in SPACER_CELLS]
+            if cells:
+                rows.append(cells)
+        out.append((rows, 0))
+    return out
+
+
+def _blocks_from_walk(out: list[str]) -> list[Block]:
+    """The blocks `BlockBuilder` would make from the same walk, one segment at a time."""
+    builder = BlockBuilder()
+    add = builder._add
+    segs = "".join(out).split(_BREAK)
+    tables = iter(_table_rows("".join([s for s in segs if s[:1] == _TABLE])))
+    for seg in segs:
+        if not seg or seg.isspace():
+            continue
+        first = seg[0]
+        if first == _TABLE:
+            builder.clean_table(*next(tables))
+        elif first == _IMAGE:
+            add(Block("image", " ".join(seg[1:].split())))
+        elif _BOLD_ON in seg:
+            if seg[0] == _BOLD_ON and seg[-1] == _BOLD_OFF and seg.count(_BOLD_ON) == 1:
+                # One bold run and nothing else: every character is bold.
+                text, bold = " ".join(seg[1:-1].split()), True
+            else:
+                text = " ".join(seg.replace(_BOLD_ON, "").replace(_BOLD_OFF, "").split())
+                bold_text = "".join(p.partition(_BOLD_OFF)[0] for p in seg.split(_BOLD_ON)[1:])
+                bold_chars = len("".join(bold_text.split()))
+                bold = bold_chars >= 0.8 * (len(text) - text.count(" "))
+            if text:
+                add(Block("text", text, bold=bold), text.count(" ") + 1)
+        else:
+            text = " ".join(seg.split())
+            if text:
+                add(Block("text", text), text.count(" ") + 1)
+    return builder.blocks
 
 
 def blocks_from_text(text: str) -> list[Block]:
@@ -238,10 +334,10 @@ def document_blocks(document: str | bytes) -> list[Block]:
     root = etree.fromstring(html, parser)
     if root is None:
         return []
-    builder = BlockBuilder()
     body = root.find("body")
-    _lxml_walk(body if body is not None else root, builder, False)
-    return builder.finish()
+    out: list[str] = []
+    _lxml_walk(body if body is not None else root, out, False)
+    return _blocks_from_walk(out)
 
 
 # --------------------------------------------------------------------------- location
@@ -262,38 +358,85 @@ SECTION_END_RE = re.compile(
 BALANCE_SHEET_RE = re.compile(r"balance sheets?|statements? of (?:financial )?condition", re.I)
 NOTES_TO_FS_RE = re.compile(r"^notes? to (?:the )?(?:\w+ ){0,3}financial statements", re.I)
 ACL_ROW_RE = re.compile(r"allowance for (?:credit|loan(?: and lease)?) loss", re.I)
+ACL_INLINE_RE = re.compile(r"loss(?:es)? of \$?\s*([\d,]+(?:\.\d+)?)")
+LOAN_LOSS_TITLE_RE = re.compile(r"allowance for loan(?: and lease)? loss")
+NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+NON_NUMBER_RE = re.compile(r"[^\d.]")
 FALLBACK_KEY_RE = re.compile(
     r"allowance for credit loss|allowance for loan loss|current expected credit loss|\bcecl\b|"
     r"topic 326|asc 326|charge[- ]?offs?|provision for credit loss|credit quality|past due|"
     r"collateral[- ]dependent|nonaccrual|expected credit loss",
     re.I,
 )
+# Substring pre-checks on `text.lower()` that every match of the pattern above them
+# contains. Under re.I only i, k and s also match non-ASCII letters (ı İ K ſ), so the
+# words avoid those letters and the pre-check can never reject a real match.
+BALANCE_SHEET_WORDS = ("balance", "tatement")
+FALLBACK_KEY_WORDS = (
+    "cred",
+    "allowance",
+    "cecl",
+    "326",
+    "charge",
+    "due",
+    "collateral",
+    "nonaccrual",
+)
+_ASCII_LETTERS = ascii_letters.encode()
+_ASCII_UPPER = ascii_uppercase.encode()
 HEADING_QUALIFIES = 50.0
 MAX_NOTE_TOKENS = 40_000
 FALLBACK_WINDOW = 30
 
 
 def _upper_ratio(text: str) -> float:
+    if text.isascii():
+        raw = text.encode()
+        letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+        if not letters:
+            return 0.0
+        return (len(raw) - len(raw.translate(None, _ASCII_UPPER))) / letters
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
     return sum(c.isupper() for c in letters) / len(letters)
 
 
+def _block_upper(block: Block) -> float:
+    if block._upper is None:
+        block._upper = _upper_ratio(block.text)
+    return block._upper
+
+
 def is_heading_like(block: Block) -> bool:
+    if block._heading is None:
+        block._heading = _heading_like(block)
+    return block._heading
+
+
+def _heading_like(block: Block) -> bool:
     if block.kind != "text" or block.tokens > 25 or len(block.text) > 250:
         return False
     if block.text.endswith(".") and block.tokens > 12:
         return False
-    return (
-        block.bold or _upper_ratio(block.text) >= 0.8 or NOTE_NUM_RE.match(block.text) is not None
-    )
+    return block.bold or _block_upper(block) >= 0.8 or NOTE_NUM_RE.match(block.text) is not None
+
+
+def _continued_heading(block: Block) -> bool:
+    """A heading-like text block marked "(continued)"."""
+    if block._continued is None:
+        block._continued = (
+            is_heading_like(block)
+            and "cont" in block.text.lower()
+            and CONTINUED_RE.search(block.text) is not None
+        )
+    return block._continued
 
 
 def _normalise_title(text: str) -> str:
     t = CONTINUED_RE.sub(" ", text)
     t = NOTE_NUM_RE.sub(" ", t, count=1)
-    t = re.sub(r"[^a-z0-9]+", " ", t.lower())
+    t = NON_ALNUM_RE.sub(" ", t.lower())
     return " ".join(t.split())
 
 
@@ -306,7 +449,9 @@ def _note_number(text: str) -> str | None:
 
 def heading_score(text: str, *, bold: bool = False, after_statements: bool = False) -> float:
     """Score a heading as the start of the CECL note (0..100); >= 50 qualifies."""
-    if CONTINUED_RE.search(text):
+    low = text.lower()
+    # Every scoring phrase below ends in "loss" or "326"; without them the score is 0.
+    if ("loss" not in low and "326" not in low) or CONTINUED_RE.search(text):
         return 0.0
     h = " " + _normalise_title(text) + " "
     score = 0.0
@@ -321,7 +466,7 @@ def heading_score(text: str, *, bold: bool = False, after_statements: bool = Fal
         score = max(score + 10.0, 50.0)
     if score == 0.0:
         return 0.0
-    rest = re.sub(r"allowance for loan(?: and lease)? loss", " ", h)
+    rest = LOAN_LOSS_TITLE_RE.sub(" ", h)
     if " loans " in rest or " loan " in rest:
         score += 10.0
     if "credit quality" in h:
@@ -416,7 +561,7 @@ def parse_number(cell: str) -> float | None:
     if not NUMBER_CELL_RE.match(c) or YEAR_RE.match(c):
         return None
     neg = "(" in c or c.lstrip().startswith("-")
-    digits = re.sub(r"[^\d.]", "", c)
+    digits = NON_NUMBER_RE.sub("", c)
     if not digits or digits == ".":
         return None
     try:
@@ -431,7 +576,12 @@ def _statements_anchor(blocks: list[Block]) -> tuple[int | None, float | None]:
     bs_idx = None
     acl = None
     for i, b in enumerate(blocks):
-        if b.kind == "text" and b.tokens <= 20 and BALANCE_SHEET_RE.search(b.text):
+        if (
+            b.kind == "text"
+            and b.tokens <= 20
+            and any(w in b.text.lower() for w in BALANCE_SHEET_WORDS)
+            and BALANCE_SHEET_RE.search(b.text)
+        ):
             for j in range(i + 1, min(i + 6, len(blocks))):
                 t = blocks[j]
                 if t.kind == "table" and "total assets" in t.text.lower():
@@ -443,16 +593,20 @@ def _statements_anchor(blocks: list[Block]) -> tuple[int | None, float | None]:
     start = bs_idx if bs_idx is not None else 0
     for i in range(start, len(blocks)):
         b = blocks[i]
-        if b.kind == "text" and b.tokens <= 20 and NOTES_TO_FS_RE.match(b.text):
+        if b.kind == "text" and b.tokens <= 20 and _notes_to_statements(b.text):
             return i, acl
     return bs_idx, acl
+
+
+def _notes_to_statements(text: str) -> bool:
+    return text[:4].lower() == "note" and NOTES_TO_FS_RE.match(text) is not None
 
 
 def _acl_from_balance_sheet(rows: list[list[str]]) -> float | None:
     for row in rows:
         label = row[0]
         if ACL_ROW_RE.search(label):
-            inline = re.search(r"loss(?:es)? of \$?\s*([\d,]+(?:\.\d+)?)", label)
+            inline = ACL_INLINE_RE.search(label)
             if inline:
                 return float(inline.group(1).replace(",", ""))
             for cell in row[1:]:
@@ -467,11 +621,11 @@ def _is_note_level(block: Block, chosen_upper: bool) -> bool:
         return False
     if NOTE_NUM_RE.match(block.text) or SECTION_END_RE.match(block.text):
         return True
-    return chosen_upper and _upper_ratio(block.text) >= 0.8 and block.tokens >= 2
+    return chosen_upper and _block_upper(block) >= 0.8 and block.tokens >= 2
 
 
 def _is_continuation_of(block: Block, number: str | None, title: str) -> bool:
-    if block.kind != "text" or not CONTINUED_RE.search(block.text) or not is_heading_like(block):
+    if not _continued_heading(block):
         return False
     if number is not None and _note_number(block.text) == number:
         return True
@@ -482,12 +636,7 @@ def running_headers(blocks: list[Block]) -> frozenset[str]:
     """Page headers repeated on every printed page (company name, "Notes to ... (continued)")."""
     seen: dict[str, int] = {}
     for b in blocks:
-        if (
-            b.kind == "text"
-            and b.tokens <= 25
-            and not NOTE_NUM_RE.match(b.text)
-            and is_heading_like(b)
-        ):
+        if b.tokens <= 25 and is_heading_like(b) and not NOTE_NUM_RE.match(b.text):
             seen[b.text.lower()] = seen.get(b.text.lower(), 0) + 1
     return frozenset(t for t, n in seen.items() if n >= 3)
 
@@ -495,9 +644,11 @@ def running_headers(blocks: list[Block]) -> frozenset[str]:
 def _skippable(block: Block, headers: frozenset[str]) -> bool:
     if block.kind != "text":
         return False
-    if PAGE_NUMBER_RE.match(block.text) or block.text.lower() in headers:
-        return True
-    return block.tokens <= 20 and NOTES_TO_FS_RE.match(block.text) is not None
+    if block._skip is None:
+        block._skip = PAGE_NUMBER_RE.match(block.text) is not None or (
+            block.tokens <= 20 and _notes_to_statements(block.text)
+        )
+    return block._skip or (bool(headers) and block.text.lower() in headers)
 
 
 def _collect(
@@ -522,21 +673,22 @@ def _collect(
     return out, i
 
 
-def _note_body(blocks: list[Block], idx: int, headers: frozenset[str]) -> list[Block]:
+def _note_body(
+    blocks: list[Block], idx: int, headers: frozenset[str], continued: list[int]
+) -> list[Block]:
+    """`continued`: indices of the "(continued)" headings, the only places a note resumes."""
     head = blocks[idx]
     number, title = _note_number(head.text), _normalise_title(head.text)
     # Only an unnumbered upper-case title ends at the next upper-case heading; a numbered
     # note runs to the next numbered note, whatever its subheadings look like.
-    stop_on_upper = number is None and _upper_ratio(head.text) >= 0.8
+    stop_on_upper = number is None and _block_upper(head) >= 0.8
     body, end = _collect(blocks, idx + 1, number, title, stop_on_upper, headers)
     # Later "(continued)" pages of the same note that sit after another note.
     j = end
-    while j < len(blocks):
-        if _is_continuation_of(blocks[j], number, title):
-            more, j = _collect(blocks, j + 1, number, title, stop_on_upper, headers)
+    for k in continued:
+        if k >= j and _is_continuation_of(blocks[k], number, title):
+            more, j = _collect(blocks, k + 1, number, title, stop_on_upper, headers)
             body.extend(more)
-        else:
-            j += 1
     return body
 
 
@@ -558,23 +710,24 @@ def locate_note(blocks: list[Block]) -> CeclNote:
     doc_tokens = blocks[-1].start + blocks[-1].tokens if blocks else 0
     anchor_start = blocks[anchor].start if anchor is not None else 0
 
+    heads = [i for i, b in enumerate(blocks) if is_heading_like(b)]
     candidates: list[tuple[float, int]] = []
-    for i, b in enumerate(blocks):
-        if b.kind != "text" or not is_heading_like(b):
-            continue
+    for i in heads:
+        b = blocks[i]
         s = heading_score(b.text, bold=b.bold, after_statements=anchor is not None and i > anchor)
         if s >= HEADING_QUALIFIES:
             candidates.append((s, i))
 
     if candidates:
-        headers = running_headers(blocks)
+        headers = running_headers([blocks[i] for i in heads])
         best_score = max(s for s, _ in candidates)
         # Near-ties (a table-of-contents line, a repeated title) go to the candidate that
         # heads a real note body; then the higher score, then the earlier one.
         near = [(s, i) for s, i in candidates if s >= best_score - 5][:10]
+        continued = [k for k in heads if _continued_heading(blocks[k])]
         ranked = []
         for s, i in near:
-            body = _note_body(blocks, i, headers)
+            body = _note_body(blocks, i, headers, continued)
             words = sum(b.tokens for b in body)
             ranked.append(((words >= 40, s, -i), i, s, body))
         _, best, score, body = max(ranked, key=lambda r: r[0])
@@ -602,15 +755,8 @@ def locate_note(blocks: list[Block]) -> CeclNote:
             if heading is not None
             else None
         )
-        headers = running_headers(blocks)
-        body = [
-            b
-            for b in blocks[lo:hi]
-            if not (
-                _skippable(b, headers)
-                or (b.kind == "text" and CONTINUED_RE.search(b.text) and is_heading_like(b))
-            )
-        ]
+        headers = running_headers([blocks[i] for i in heads])
+        body = [b for b in blocks[lo:hi] if not (_skippable(b, headers) or _continued_heading(b))]
         note = CeclNote("fallback", heading, hs, _segments(body))
         start_token = blocks[lo].start
 
@@ -628,7 +774,12 @@ def locate_note(blocks: list[Block]) -> CeclNote:
 
 def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None:
     """The densest run of CECL keywords, extended to the end of its section."""
-    hits = [len(FALLBACK_KEY_RE.findall(b.text)) if b.kind != "image" else 0 for b in blocks]
+    hits = [
+        len(FALLBACK_KEY_RE.findall(b.text))
+        if b.kind != "image" and any(w in b.text.lower() for w in FALLBACK_KEY_WORDS)
+        else 0
+        for b in blocks
+    ]
     if sum(hits) < 3:
         return None
     lo_bound = anchor if anchor is not None and sum(hits[anchor:]) >= 3 else 0
@@ -648,7 +799,7 @@ def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None
     limit = min(len(blocks), lo + 3 * FALLBACK_WINDOW)
     while hi < limit:
         b = blocks[hi]
-        if is_heading_like(b) and not CONTINUED_RE.search(b.text) and _is_note_level(b, True):
+        if is_heading_like(b) and not _continued_heading(b) and _is_note_level(b, True):
             break
         hi += 1
     return lo, hi
