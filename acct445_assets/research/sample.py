@@ -42,6 +42,49 @@ class SampleConfig:
     idio_vol_daily: float = 0.014
 
 
+@dataclass(frozen=True)
+class PricePanel:
+    """Bank prices as (sessions x banks) matrices; long rows are built per request.
+
+    At 5,000 banks x 10 years the long frame is 12M rows (over 1 GB with its strings);
+    a daily run needs one session of it, a backfill a range.
+    """
+
+    dates: pd.DatetimeIndex
+    tickers: np.ndarray
+    ciks: np.ndarray
+    shares: np.ndarray
+    delisted_on: np.ndarray  # datetime64: the last session of a delisted bank, else NaT
+    adj_close: np.ndarray
+    volume: np.ndarray
+    alive: np.ndarray
+
+    def frame(self, start=None, end=None, tickers=None) -> pd.DataFrame:
+        """``date, ticker, cik, adj_close, volume, shares_outstanding, delisted`` rows for
+        sessions in [start, end] (inclusive) and the given tickers, in (date, bank) order."""
+        lo = 0 if start is None else self.dates.searchsorted(pd.Timestamp(start), "left")
+        hi = len(self.dates) if end is None else self.dates.searchsorted(pd.Timestamp(end), "right")
+        cols = (
+            np.arange(len(self.tickers))
+            if tickers is None
+            else np.flatnonzero(np.isin(self.tickers, list(tickers)))
+        )
+        ii, jj = np.nonzero(self.alive[lo:hi][:, cols])
+        ii, jj = ii + lo, cols[jj]
+        days = self.dates.to_numpy()[ii]
+        return pd.DataFrame(
+            {
+                "date": self.dates[ii],
+                "ticker": self.tickers[jj],
+                "cik": self.ciks[jj],
+                "adj_close": self.adj_close[ii, jj],
+                "volume": self.volume[ii, jj],
+                "shares_outstanding": self.shares[jj],
+                "delisted": days == self.delisted_on[jj],
+            }
+        )
+
+
 @dataclass
 class SampleUniverse:
     config: SampleConfig
@@ -49,8 +92,13 @@ class SampleUniverse:
     factors_daily: pd.DataFrame
     factors_monthly: pd.DataFrame
     benchmarks: pd.DataFrame
-    prices: pd.DataFrame
+    panel: PricePanel
     truth: dict = field(default_factory=dict)
+
+    @property
+    def prices(self) -> pd.DataFrame:
+        """Every bank price row (built on each access; prefer ``panel.frame`` for a range)."""
+        return self.panel.frame()
 
 
 def _tickers(rng: np.random.Generator, n: int) -> list[str]:
@@ -305,17 +353,15 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     price = np.round(np.exp(log_price), 4)
     volume = np.round(np.exp(rng.normal(np.log(2e5), 0.6, (t, n))))
 
-    ii, jj = np.nonzero(alive)
-    prices = pd.DataFrame(
-        {
-            "date": dates[ii],
-            "ticker": banks["ticker"].to_numpy()[jj],
-            "cik": banks["cik"].to_numpy()[jj],
-            "adj_close": price[ii, jj],
-            "volume": volume[ii, jj],
-            "shares_outstanding": banks["shares_outstanding"].to_numpy()[jj],
-            "delisted": banks["delisted"].to_numpy()[jj] & (dates.to_numpy()[ii] == last[jj]),
-        }
+    panel = PricePanel(
+        dates=dates,
+        tickers=banks["ticker"].to_numpy(),
+        ciks=banks["cik"].to_numpy(),
+        shares=banks["shares_outstanding"].to_numpy(),
+        delisted_on=np.where(banks["delisted"].to_numpy(), last, np.datetime64("NaT")),
+        adj_close=price,
+        volume=volume,
+        alive=alive,
     )
 
     mkt_total = f[:, 0] + rf
@@ -350,7 +396,7 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
         factors_daily=factors,
         factors_monthly=monthly_from_daily(factors),
         benchmarks=benchmarks,
-        prices=prices,
+        panel=panel,
         truth=truth,
     )
 

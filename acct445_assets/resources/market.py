@@ -239,12 +239,8 @@ class SamplePriceSource(PriceSource, _SampleConfigMixin):
         return self.universe_data().banks[UNIVERSE_COLUMNS].copy()
 
     def prices(self, start, end, tickers, ciks=None) -> PriceBatch:
-        prices = self.universe_data().prices
-        frame = _between(prices, start, end)
-        frame = frame[frame["ticker"].isin(tickers)]
-        return PriceBatch(
-            frame.drop(columns="cik").reset_index(drop=True), [], self.sample_metadata()
-        )
+        frame = self.universe_data().panel.frame(start, end, tickers)
+        return PriceBatch(frame.drop(columns="cik"), [], self.sample_metadata())
 
     def benchmarks(self, start, end) -> pd.DataFrame:
         return _between(self.universe_data().benchmarks, start, end).reset_index(drop=True)
