@@ -44,8 +44,10 @@ DID = section("did")
 PANEL = section("panel")
 
 
-def _warehouse(name: str) -> AssetIn:
-    return AssetIn(key=["warehouse", name])
+def _warehouse(name: str, columns: list[str] | None = None) -> AssetIn:
+    """A warehouse table as input; ``columns`` loads only those (the returns panel has
+    12M rows at scale, and every string column loaded costs seconds)."""
+    return AssetIn(key=["warehouse", name], metadata={"columns": columns} if columns else None)
 
 
 def _png(fig) -> str:
@@ -89,9 +91,9 @@ def _label(portfolio) -> str:
 
 
 def _dates(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    frame = frame.copy()
+    frame = frame.copy(deep=False)
     for col in cols:
-        if col in frame:
+        if col in frame and not pd.api.types.is_datetime64_any_dtype(frame[col]):
             frame[col] = pd.to_datetime(frame[col])
     return frame
 
@@ -161,7 +163,9 @@ def _universe_frequency(universe: pd.DataFrame) -> str:
     ins={
         "rebalance_universe": _warehouse("rebalance_universe"),
         "stg_cnoi": _warehouse("stg_cnoi"),
-        "stg_bank_returns": _warehouse("stg_bank_returns"),
+        "stg_bank_returns": _warehouse(
+            "stg_bank_returns", ["date", "cik", "ticker", "adj_close", "market_value"]
+        ),
     },
 )
 def decile_portfolios(
@@ -241,7 +245,7 @@ def decile_portfolios(
     compute_kind="python",
     ins={
         "decile_portfolios": AssetIn(key=["research", "decile_portfolios"]),
-        "stg_bank_returns": _warehouse("stg_bank_returns"),
+        "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
     },
 )
 def decile_returns(
@@ -398,7 +402,7 @@ def factor_alphas(
     pool=DUCKDB_POOL,
     compute_kind="python",
     ins={
-        "stg_bank_returns": _warehouse("stg_bank_returns"),
+        "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
         "stg_cnoi": _warehouse("stg_cnoi"),
         "stg_factors_daily": _warehouse("stg_factors_daily"),
         "benchmark_prices": AssetIn(key=["raw", "benchmark_prices"]),
