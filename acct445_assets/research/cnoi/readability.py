@@ -12,10 +12,12 @@ import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+# Possessive `*+`: the same words, without keeping backtracking state for each one.
+WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*+")
 # A sentence ends at . ! ? (optionally followed by a quote or bracket) before whitespace
-# and an upper-case letter, digit or opening bracket, or at the end of the text.
-SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[A-Z0-9(\"“$])")
+# and an upper-case letter, digit or opening bracket, or at the end of the text. The break
+# is group 1; matching the punctuation itself lets the search skip ahead to it.
+SENTENCE_END_RE = re.compile(r"[.!?]([\"'”’)\]]*\s+)(?=[A-Z0-9(\"“$])")
 # Abbreviations that end with a period but not a sentence.
 ABBREVIATIONS = frozenset(
     "u.s inc co corp ltd no nos mr mrs ms dr st vs e.g i.e etc approx jan feb mar apr jun "
@@ -61,13 +63,11 @@ def split_sentences(text: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for m in SENTENCE_END_RE.finditer(text):
-        candidate = text[start : m.start()].rstrip()
-        last = candidate.rsplit(None, 1)[-1] if candidate.split() else ""
-        token = last.rstrip(".!?\"'”’)]").lower()
-        if candidate.endswith(".") and (
-            token in ABBREVIATIONS or (len(token) == 1 and token.isalpha())
-        ):
-            continue
+        candidate = text[start : m.start(1)].rstrip()
+        if candidate.endswith("."):
+            token = candidate.rsplit(None, 1)[-1].rstrip(".!?\"'”’)]").lower()
+            if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+                continue
         parts.append(candidate)
         start = m.end()
     tail = text[start:].strip()
@@ -102,9 +102,9 @@ def readability(text: str) -> Readability:
     if n_words == 0 or n_sentences == 0:
         nan = float("nan")
         return Readability(n_words, n_sentences, 0, 0, nan, nan, nan, nan)
-    counts = [syllables(w) for w in words]
+    counts = list(map(syllables, words))
     n_syll = sum(counts)
-    n_complex = sum(c >= 3 for c in counts)
+    n_complex = sum(map((3).__le__, counts))
     wps = n_words / n_sentences
     spw = n_syll / n_words
     return Readability(
