@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from .assets import ASSET_MODULES
+from .instance_tuning import relax_sqlite_commits
 from .resources import build_resources
 from .schedules import jobs, schedules
 from .settings import load_settings
@@ -21,6 +22,7 @@ settings = load_settings()
 # failed backfill run leaves its partitions "missing", not "failed". Processes that do not
 # import this module (webserver, daemon) get the same setting from the Makefile / compose.
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
+relax_sqlite_commits()
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),

@@ -28,3 +28,15 @@ def test_files_needs_an_existing_directory(tmp_path):
 def test_explicit_warehouse_path(tmp_path):
     s = load_settings({"ACCT445_WAREHOUSE": str(tmp_path / "w.duckdb")})
     assert s.warehouse == tmp_path / "w.duckdb"
+
+
+def test_sqlite_connections_of_the_code_location_sync_at_checkpoints(tmp_path):
+    import sqlalchemy
+
+    import acct445_assets.definitions  # noqa: F401  (installs the hook)
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        # 1 = NORMAL; SQLite's default is 2 = FULL (an fsync per commit).
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
