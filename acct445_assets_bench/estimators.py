@@ -36,14 +36,23 @@ def restrict(inputs: dict, ciks) -> dict:
     return out
 
 
+def bench_events(returns: pd.DataFrame) -> list[str]:
+    """The benchmark's events that the data can estimate: at least a year of sessions
+    before (the estimation window) and some after; the middle session otherwise, so a
+    short --start/--end still runs."""
+    dates = pd.DatetimeIndex(pd.to_datetime(returns["date"]).unique()).sort_values()
+    usable = [e for e in EVENTS if len(dates[dates < e]) >= 260 and len(dates[dates > e]) >= 10]
+    return usable or [str(dates[len(dates) // 2].date())]
+
+
 def event_study_fast(inputs: dict) -> dict:
-    events = list(inputs.get("events", EVENTS))
+    events = list(inputs.get("events") or bench_events(inputs["returns"]))
     result = event_study(inputs["returns"], events, market=inputs["market"], model="market")
     return {"banks": result.banks, "tests": result.tests}
 
 
 def event_study_slow(inputs: dict) -> dict:
-    events = list(inputs.get("events", EVENTS))
+    events = list(inputs.get("events") or bench_events(inputs["returns"]))
     return baselines.event_study_baseline(inputs["returns"], events, inputs["market"])
 
 

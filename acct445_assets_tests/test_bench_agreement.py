@@ -127,3 +127,15 @@ def test_cnoi_comparison_reports_a_different_note():
     result = compare_outputs(frame, scores, other, other_scores)
     assert result["note_text_mismatches"] == 1
     assert result["cnoi_max_abs_diff"] == np.inf
+
+
+def test_bench_events_fit_the_generated_period():
+    from acct445_assets_bench.estimators import EVENTS, bench_events
+
+    ten_years = pd.DataFrame({"date": pd.bdate_range("2016-01-01", "2025-12-31")})
+    assert bench_events(ten_years) == list(EVENTS)
+    two_years = pd.DataFrame({"date": pd.bdate_range("2022-01-03", "2023-12-29")})
+    assert bench_events(two_years) == ["2023-03-10"]
+    one_year = pd.DataFrame({"date": pd.bdate_range("2024-01-01", "2024-12-31")})
+    (middle,) = bench_events(one_year)
+    assert "2024-06-01" < middle < "2024-08-01"
