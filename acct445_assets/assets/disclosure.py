@@ -10,6 +10,7 @@ from ..research.cnoi.adoption import adoption_table
 from ..research.cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..research.cnoi.rubric import RUBRIC_VERSION
 from ..research.publication_content import close_figures, cnoi_content, validation_content
+from ..research.validation import READABILITY
 from ..research.validation import opacity_validation as run_validation
 from ..resources.filings import FilingSource
 from .market import as_date, date_range
@@ -17,6 +18,15 @@ from .market import as_date, date_range
 GROUP = "disclosure"
 DUCKDB_POOL = "duckdb_writer"
 DIMS = ["d", "g", "r", "j", "t", "s", "x"]
+VALIDATION_COLUMNS = [
+    "cik",
+    "accession",
+    "filing_date",
+    "status",
+    "cnoi",
+    *DIMS,
+    *READABILITY,
+]
 
 
 def _dates(frame: pd.DataFrame, cols) -> pd.DataFrame:
@@ -252,7 +262,12 @@ def cecl_adoption(
     key=["disclosure", "opacity_validation"],
     group_name=GROUP,
     ins={
-        "cnoi_scores": AssetIn(key=["disclosure", "cnoi_scores"]),
+        # Only what the validation reads: the scores table also holds every filing's
+        # penalty and reason text (120,000 rows at scale).
+        "cnoi_scores": AssetIn(
+            key=["disclosure", "cnoi_scores"],
+            metadata={"columns": VALIDATION_COLUMNS},
+        ),
         "bank_quarter_panel": AssetIn(key=["warehouse", "bank_quarter_panel"]),
     },
     pool=DUCKDB_POOL,
