@@ -13,14 +13,6 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.research.portfolios import build_rebalance_universe
 
-RESEARCH_TABLES = [
-    "decile_portfolios",
-    "decile_returns",
-    "factor_alphas",
-    "event_study_cars",
-    "did_estimates",
-    "panel_regression",
-]
 INPUT_KEYS = [
     ["warehouse", "rebalance_universe"],
     ["warehouse", "stg_bank_returns"],

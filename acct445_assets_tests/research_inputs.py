@@ -15,6 +15,16 @@ import pandas as pd
 from acct445_assets.research.calendar import add_trading_days
 from acct445_assets.research.sample import SampleConfig, generate_universe
 
+# The tables of the `research` schema, one per research asset.
+RESEARCH_TABLES = [
+    "decile_portfolios",
+    "decile_returns",
+    "factor_alphas",
+    "event_study_cars",
+    "did_estimates",
+    "panel_regression",
+]
+
 DELISTING_RETURN = -0.30
 
 

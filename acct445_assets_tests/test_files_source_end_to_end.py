@@ -16,15 +16,7 @@ import pandas as pd
 import pytest
 
 from acct445_assets.research.sample import SampleConfig, generate_universe
-
-RESEARCH = [
-    "decile_portfolios",
-    "decile_returns",
-    "factor_alphas",
-    "event_study_cars",
-    "did_estimates",
-    "panel_regression",
-]
+from acct445_assets_tests.research_inputs import RESEARCH_TABLES
 
 
 def write_ken_french(path, frame, columns, title):
@@ -123,7 +115,7 @@ def test_files_source_materializes_every_research_asset(tmp_path):
     with duckdb.connect(str(tmp_path / "home" / "acct445.duckdb"), read_only=True) as con:
         counts = {
             name: con.execute(f"select count(*) from research.{name}").fetchone()[0]
-            for name in RESEARCH
+            for name in RESEARCH_TABLES
         }
         scores = con.execute("select count(*) from disclosure.cnoi_scores").fetchone()[0]
         universe = con.execute("select count(*) from warehouse.rebalance_universe").fetchone()[0]

@@ -16,8 +16,8 @@ import yaml
 
 from acct445_assets.assets import research
 from acct445_assets.params import PARAMS_FILE, load_params, section
-from acct445_assets_tests.params_probe import RESEARCH_TABLES, write_warehouse
-from acct445_assets_tests.research_inputs import sample_inputs
+from acct445_assets_tests.params_probe import write_warehouse
+from acct445_assets_tests.research_inputs import RESEARCH_TABLES, sample_inputs
 
 REPO = Path(__file__).resolve().parent.parent
 

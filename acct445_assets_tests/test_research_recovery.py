@@ -13,7 +13,7 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import research
 from acct445_assets.research.portfolios import build_rebalance_universe
-from acct445_assets_tests.research_inputs import sample_inputs
+from acct445_assets_tests.research_inputs import RESEARCH_TABLES, sample_inputs
 
 RESEARCH_ASSETS = [
     research.decile_portfolios,
@@ -61,15 +61,7 @@ def run_research(db, run_config=None):
     assert result.success
     with duckdb.connect(str(db), read_only=True) as con:
         tables = {
-            name: con.execute(f"select * from research.{name}").df()
-            for name in (
-                "decile_portfolios",
-                "decile_returns",
-                "factor_alphas",
-                "event_study_cars",
-                "did_estimates",
-                "panel_regression",
-            )
+            name: con.execute(f"select * from research.{name}").df() for name in RESEARCH_TABLES
         }
     meta = {
         tuple(m.asset_key.path): m.metadata
