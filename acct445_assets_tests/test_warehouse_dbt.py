@@ -525,17 +525,27 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path):
     )
 
 
-def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_path):
+def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_path, monkeypatch):
     import subprocess
     import sys
 
+    import dagster_dbt.core.resource as stock
+
     from acct445_assets.resources import DBT_PROJECT_DIR, WarehouseDbt
 
-    ours = WarehouseDbt(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
     printed = subprocess.run(
         [str(Path(sys.prefix) / "bin" / "dbt"), "--version"], capture_output=True, text=True
     ).stdout
+    started = []
+    real_check_output = stock.check_output
+    monkeypatch.setattr(
+        stock,
+        "check_output",
+        lambda args, **kw: started.append(args) or real_check_output(args, **kw),
+    )
+    ours = WarehouseDbt(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
     assert str(ours._cli_version) in printed
+    assert started == []  # no `dbt --version` process for this environment's dbt
     # Any other executable is asked, as the stock resource does.
     other = tmp_path / "dbt"
     other.write_text("#!/bin/sh\necho 'Core:'\necho '  - installed: 9.8.7'\n")
@@ -546,3 +556,4 @@ def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_pa
         dbt_executable=str(other),
     )
     assert str(theirs._cli_version) == "9.8.7"
+    assert started == [[str(other), "--version"]]

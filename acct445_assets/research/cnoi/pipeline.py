@@ -175,6 +175,8 @@ def extract_notes(
 
     With ``workers`` > 1 the filings are split by bank over that many processes
     (``read_document`` must then be picklable); the result is the same row for row.
+    Workers are spawned, so a script calling this needs the ``if __name__ == "__main__":``
+    guard (Dagster's entry points have it).
     """
     if workers > 1 and len(filings) >= PARALLEL_MIN_FILINGS:
         rows: list = [None] * len(filings)
