@@ -14,10 +14,10 @@ import sys
 
 import pandas as pd
 
+from .calendar import trading_days
 from .params import section
-from .research.calendar import trading_days
-from .resources.market import FilePriceSource
 from .settings import Settings, load_settings
+from .sources.files import FilePrices
 
 MODULE = "acct445_assets.definitions"
 INGEST = "key:raw/bank_universe or key:raw/ff_factors_daily or key:raw/ff_factors_monthly or key:raw/benchmark_prices"
@@ -32,7 +32,7 @@ def price_partition_range(settings: Settings) -> str:
         sample = section("sample")
         start, end = max(start, str(sample["start"])), str(sample["end"])
     elif settings.source == "files":
-        dates = FilePriceSource(data_dir=str(settings.data_dir))._all_prices()["date"]
+        dates = FilePrices(settings.data_dir).all_prices()["date"]
         start, end = max(start, str(dates.min().date())), str(dates.max().date())
     else:
         end = str(pd.Timestamp.now(tz="America/New_York").date())

@@ -10,9 +10,9 @@ from dagster import (
 )
 
 from .assets import ASSET_MODULES
-from .instance_tuning import relax_sqlite_commits
+from .ops.instance_tuning import relax_sqlite_commits
+from .ops.schedules import jobs, schedules
 from .resources import build_resources
-from .schedules import jobs, schedules
 from .settings import load_settings
 
 settings = load_settings()

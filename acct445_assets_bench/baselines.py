@@ -439,9 +439,9 @@ def portfolio_alphas_baseline(
 
 def extract_notes_baseline(filings: pd.DataFrame) -> pd.DataFrame:
     """Note records like ``cnoi.pipeline.extract_notes`` with BeautifulSoup/html.parser."""
-    from acct445_assets.research.cnoi.baseline import document_blocks_bs4
-    from acct445_assets.research.cnoi.extract import locate_note
-    from acct445_assets.research.cnoi.pipeline import NOTE_COLUMNS
+    from acct445_assets.cnoi.baseline import document_blocks_bs4
+    from acct445_assets.cnoi.extract import locate_note
+    from acct445_assets.cnoi.pipeline import NOTE_COLUMNS
 
     rows = []
     for filing in filings.to_dict("records"):

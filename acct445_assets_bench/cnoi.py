@@ -14,10 +14,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from acct445_assets.research.cnoi.pipeline import extract_notes, score_notes
-from acct445_assets.research.cnoi.readability import readability
-from acct445_assets.research.sample import SampleConfig, generate_universe
-from acct445_assets.research.sample_filings import filing_schedule, generate_filings
+from acct445_assets.cnoi.pipeline import extract_notes, score_notes
+from acct445_assets.cnoi.readability import readability
+from acct445_assets.sources.sample.filings import filing_schedule, generate_filings
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 
 from .baselines import extract_notes_baseline
 

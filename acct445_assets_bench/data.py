@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acct445_assets.research.calendar import add_trading_days
+from acct445_assets.calendar import add_trading_days
 from acct445_assets.research.event_study import returns_from_prices as benchmark_returns
 from acct445_assets.research.portfolios import build_rebalance_universe
-from acct445_assets.research.sample import SampleConfig, generate_universe
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 
 DELISTING_RETURN = -0.30
 

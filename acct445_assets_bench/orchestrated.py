@@ -101,7 +101,7 @@ def _dagster(name: str, args: list[str], env: dict, workdir: Path) -> dict:
 
 
 def _sessions(env: dict) -> list[str]:
-    from acct445_assets.research.calendar import trading_days
+    from acct445_assets.calendar import trading_days
 
     params = yaml.safe_load(Path(env["ACCT445_PARAMS"]).read_text())
     sample = params["sample"]

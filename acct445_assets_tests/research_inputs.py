@@ -12,8 +12,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from acct445_assets.research.calendar import add_trading_days
-from acct445_assets.research.sample import SampleConfig, generate_universe
+from acct445_assets.calendar import add_trading_days
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 
 # The tables of the `research` schema, one per research asset.
 RESEARCH_TABLES = [

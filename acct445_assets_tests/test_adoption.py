@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from acct445_assets.research.cnoi.adoption import (
+from acct445_assets.cnoi.adoption import (
     adoption_table,
     find_adoption_date,
     read_overrides,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acct445_assets.research.sample import SampleConfig, generate_universe
-from acct445_assets.research.sample_filings import generate_filings
+from acct445_assets.sources.sample.filings import generate_filings
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 from acct445_assets_bench import estimators
 from acct445_assets_bench.cnoi import compare_outputs
 from acct445_assets_bench.data import ScaleSpec, estimator_inputs
@@ -92,7 +92,7 @@ def test_agreement_check_fails_on_a_changed_number_or_a_missing_row():
 
 
 def test_cnoi_lxml_pipeline_matches_bs4_baseline_on_padded_filings():
-    from acct445_assets.research.cnoi.pipeline import extract_notes, score_notes
+    from acct445_assets.cnoi.pipeline import extract_notes, score_notes
     from acct445_assets_bench.baselines import extract_notes_baseline
 
     banks = generate_universe(SampleConfig(n_banks=3, seed=7)).banks

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from acct445_assets.research.cnoi.csv_import import CnoiCsvError, read_cnoi_csv
+from acct445_assets.sources.files.cnoi_csv import CnoiCsvError, read_cnoi_csv
 
 HEADER = "cik,accession,form,filing_date,CNOI,D,G,R,J,T,S,X,issuer,penalty_reasons,heading_selected_title,heading_selected_score,score,analyst_note"
 ROWS = [

@@ -2,14 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from acct445_assets.research.cnoi.baseline import document_blocks_bs4, extract_note_bs4
-from acct445_assets.research.cnoi.extract import (
+from acct445_assets.cnoi.baseline import document_blocks_bs4, extract_note_bs4
+from acct445_assets.cnoi.extract import (
     HEADING_QUALIFIES,
     document_blocks,
     extract_note,
     heading_score,
 )
-from acct445_assets.research.cnoi.rubric import score_note
+from acct445_assets.cnoi.rubric import score_note
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
 
@@ -128,7 +128,7 @@ def test_bs4_baseline_gives_the_same_note_and_score(name):
 
 
 def test_note_record_round_trip_scores_identically():
-    from acct445_assets.research.cnoi.extract import CeclNote
+    from acct445_assets.cnoi.extract import CeclNote
 
     note = extract_note(read("bank_10k_ixbrl.htm"))
     again = CeclNote.from_record(note.to_record())
@@ -179,7 +179,7 @@ def test_numbering_styles_qualify_and_end_at_the_next_note(title):
 def test_pipeline_records_each_failure_with_a_reason_and_no_score():
     import pandas as pd
 
-    from acct445_assets.research.cnoi.pipeline import score_filings
+    from acct445_assets.cnoi.pipeline import score_filings
 
     good = read("bank_10k_ixbrl.htm")
     filings = pd.DataFrame(

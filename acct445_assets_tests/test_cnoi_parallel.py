@@ -5,10 +5,14 @@ import pickle
 import pandas as pd
 import pytest
 
-from acct445_assets.research.cnoi.documents import LocalDocumentReader
-from acct445_assets.research.cnoi.pipeline import bank_batches, extract_notes, score_notes
-from acct445_assets.research.sample import SampleConfig, generate_sample_banks, generate_universe
-from acct445_assets.research.sample_filings import SampleDocumentReader, generate_filings
+from acct445_assets.cnoi.pipeline import bank_batches, extract_notes, score_notes
+from acct445_assets.sources.files.documents import LocalDocumentReader
+from acct445_assets.sources.sample.filings import SampleDocumentReader, generate_filings
+from acct445_assets.sources.sample.universe import (
+    SampleConfig,
+    generate_sample_banks,
+    generate_universe,
+)
 
 CONFIG = SampleConfig(seed=445, n_banks=14, start="2019-01-01", end="2023-12-31")
 

@@ -1,7 +1,7 @@
 import pytest
 
-from acct445_assets.research.cnoi.extract import CeclNote
-from acct445_assets.research.cnoi.rubric import (
+from acct445_assets.cnoi.extract import CeclNote
+from acct445_assets.cnoi.rubric import (
     RUBRIC_VERSION,
     WEIGHTS,
     NoteUnscorable,

@@ -11,13 +11,13 @@ from dagster import asset, materialize
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import disclosure
-from acct445_assets.resources.edgar import EdgarClient
 from acct445_assets.resources.filings import (
     EdgarFilingSource,
     FileFilingSource,
     SampleFilingSource,
 )
-from acct445_assets.resources.sample_store import load_sample_universe
+from acct445_assets.sources.live.edgar import EdgarClient
+from acct445_assets.sources.sample.store import load_sample_universe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
 ASSETS = [

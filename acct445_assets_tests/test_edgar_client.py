@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from acct445_assets.resources import edgar
-from acct445_assets.resources.edgar import (
+from acct445_assets.sources.live import edgar
+from acct445_assets.sources.live.edgar import (
     EdgarClient,
     EdgarConfigError,
     EdgarError,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acct445_assets.research.sample import SampleConfig, generate_universe
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 from acct445_assets_tests.research_inputs import RESEARCH_TABLES
 
 

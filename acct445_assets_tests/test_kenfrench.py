@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acct445_assets.research.kenfrench import FactorFileError, merge_files, parse_file, parse_text
+from acct445_assets.sources.kenfrench import FactorFileError, merge_files, parse_file, parse_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kenfrench"
 

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acct445_assets.research.prices import PriceFileError, read_price_file
-from acct445_assets.resources import market
 from acct445_assets.resources.market import (
     FileFactorSource,
     FilePriceSource,
     KenFrenchFactorSource,
     YahooPriceSource,
-    yahoo_long_frame,
 )
+from acct445_assets.sources.files.prices import PriceFileError, read_price_file
+from acct445_assets.sources.live import yahoo
+from acct445_assets.sources.live.yahoo import yahoo_long_frame
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kenfrench"
 
@@ -59,7 +59,7 @@ def test_yahoo_source_batches_reports_missing_and_retries(monkeypatch):
         return yahoo_frame(list(tickers), failed=[t for t in tickers if t.startswith("Z")])
 
     monkeypatch.setattr(yfinance, "download", fake_download)
-    monkeypatch.setattr(market.time, "sleep", lambda s: None)
+    monkeypatch.setattr(yahoo.time, "sleep", lambda s: None)
     source = YahooPriceSource(batch_size=2, backoff_seconds=0.01)
     with pytest.warns(UserWarning, match="no data for"):
         batch = source.prices("2023-03-08", "2023-03-10", ["JPM", "ZION", "WFC", "ZZZZ", "USB"])
@@ -281,7 +281,7 @@ def _edgar_routes():
 
 
 def _edgar_client(base, tmp_path):
-    from acct445_assets.resources.edgar import EdgarClient
+    from acct445_assets.sources.live.edgar import EdgarClient
 
     return EdgarClient(
         user_agent="acct445 tests test@example.org",
@@ -340,4 +340,4 @@ def test_prices_parquet_is_read_like_the_csv(tmp_path):
     )
     (root / "prices.csv").unlink()
     source = FilePriceSource(data_dir=str(root))
-    pd.testing.assert_frame_equal(source._all_prices(), csv)
+    pd.testing.assert_frame_equal(source.source().all_prices(), csv)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from acct445_assets.research.cnoi.readability import (
+from acct445_assets.cnoi.readability import (
     heuristic_syllables,
     readability,
     split_sentences,

@@ -19,8 +19,13 @@ import pandas as pd
 import pytest
 
 from acct445_assets.assets.publication import coverage_rows
-from acct445_assets.publication import PublicationError, headline_row, publish, read_record
-from acct445_assets.report import ReportContent, format_number, load_records, render_report
+from acct445_assets.publication.records import PublicationError, headline_row, publish, read_record
+from acct445_assets.publication.report import (
+    ReportContent,
+    format_number,
+    load_records,
+    render_report,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

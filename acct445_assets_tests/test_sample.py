@@ -2,8 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acct445_assets.research.calendar import trading_days
-from acct445_assets.research.sample import SampleConfig, generate_universe, monthly_from_daily
+from acct445_assets.calendar import trading_days
+from acct445_assets.sources.sample.universe import (
+    SampleConfig,
+    generate_universe,
+    monthly_from_daily,
+)
 
 SMALL = SampleConfig(seed=7, n_banks=20, start="2021-06-01", end="2023-12-29")
 

@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from acct445_assets.research.cnoi.adoption import find_adoption_date
-from acct445_assets.research.cnoi.extract import extract_note
-from acct445_assets.research.cnoi.pipeline import score_filings
-from acct445_assets.research.sample import SampleConfig, generate_universe
-from acct445_assets.research.sample_filings import generate_filings
+from acct445_assets.cnoi.adoption import find_adoption_date
+from acct445_assets.cnoi.extract import extract_note
+from acct445_assets.cnoi.pipeline import score_filings
+from acct445_assets.sources.sample.filings import generate_filings
+from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
 from dagster._core.test_utils import create_run_for_test
 
-from acct445_assets.research.calendar import trading_days, weekday_holidays
-from acct445_assets.schedules import (
+from acct445_assets.calendar import trading_days, weekday_holidays
+from acct445_assets.ops.schedules import (
     CATCH_UP_TRADING_DAYS,
     RUN_KEY_TAG,
     SCHEDULE_NAME,

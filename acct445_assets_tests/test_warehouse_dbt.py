@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import market, warehouse
-from acct445_assets.research.calendar import add_trading_days, trading_days
+from acct445_assets.calendar import add_trading_days, trading_days
 from acct445_assets.research.portfolios import build_rebalance_universe
 from acct445_assets.resources.market import SampleFactorSource, SamplePriceSource
 from acct445_assets.settings import SettingsError, load_settings

@@ -5,11 +5,11 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from scipy.stats import spearmanr
 
-from ..publication import publish
-from ..research.cnoi.adoption import adoption_table
-from ..research.cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
-from ..research.cnoi.rubric import RUBRIC_VERSION
-from ..research.publication_content import close_figures, cnoi_content, validation_content
+from ..cnoi.adoption import adoption_table
+from ..cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
+from ..cnoi.rubric import RUBRIC_VERSION
+from ..publication.content import close_figures, cnoi_content, validation_content
+from ..publication.records import publish
 from ..research.validation import READABILITY
 from ..research.validation import opacity_validation as run_validation
 from ..resources.filings import FilingSource

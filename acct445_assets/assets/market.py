@@ -16,10 +16,10 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from ..calendar import trading_days, weekday_holidays
 from ..params import section
-from ..research.calendar import trading_days, weekday_holidays
-from ..research.sample import FACTOR_COLUMNS
-from ..resources.market import PRICE_COLUMNS, FactorSource, PriceSource
+from ..resources.market import FactorSource, PriceSource
+from ..sources.base import FACTOR_COLUMNS, PRICE_COLUMNS
 
 GROUP = "market"
 DUCKDB_POOL = "duckdb_writer"

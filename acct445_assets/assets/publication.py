@@ -1,7 +1,7 @@
 """Group `publication`: the self-contained research report, ``results/report.html``.
 
 The research and disclosure assets write their tables and figures with
-``acct445_assets.publication.publish``; this asset collects those records, computes data
+``acct445_assets.publication.records.publish``; this asset collects those records, computes data
 coverage from its inputs and the raw assets' materialization metadata, and renders the
 report. Its output is a small index of what the report holds.
 """
@@ -12,8 +12,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
 from ..params import load_params, params_path
-from ..publication import SECTIONS
-from ..report import ReportContent, load_records, write_report
+from ..publication.records import SECTIONS
+from ..publication.report import ReportContent, load_records, write_report
 from ..settings import load_settings
 
 GROUP = "publication"

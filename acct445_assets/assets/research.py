@@ -14,7 +14,14 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset
 
 from ..params import section
-from ..publication import publish
+from ..publication.content import (
+    alphas_content,
+    did_content,
+    event_study_content,
+    panel_content,
+    portfolio_returns_content,
+)
+from ..publication.records import publish
 from ..research.alphas import portfolio_alphas
 from ..research.did import did_analysis
 from ..research.event_study import event_study, returns_from_prices
@@ -25,13 +32,6 @@ from ..research.portfolios import (
     build_rebalance_universe,
     holding_returns,
     weight_portfolios,
-)
-from ..research.publication_content import (
-    alphas_content,
-    did_content,
-    event_study_content,
-    panel_content,
-    portfolio_returns_content,
 )
 
 GROUP = "research"

@@ -31,9 +31,10 @@ from dagster_dbt import (
 )
 from dagster_duckdb import DuckDBResource
 
+from acct445_assets.calendar import CALENDAR_FIRST, CALENDAR_LAST, trading_days
+
 # Absolute imports: `dagster-dbt project prepare-and-package --file` loads this file alone.
 from acct445_assets.params import section
-from acct445_assets.research.calendar import CALENDAR_FIRST, CALENDAR_LAST, trading_days
 
 GROUP = "warehouse"
 SCHEMA = "warehouse"

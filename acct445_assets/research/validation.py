@@ -16,7 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from .cnoi.rubric import WEIGHTS
+from ..cnoi.rubric import WEIGHTS
 
 READABILITY = ["fog", "fk_grade", "flesch", "smog", "words", "sentences"]
 SCORES = ["cnoi", "d", "g", "r", "j", "t", "s", "x"]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .settings import load_settings
+from ..settings import load_settings
 
 # Section directory of each asset's outputs; one DVC stage owns each directory.
 SECTIONS = {

@@ -26,8 +26,8 @@ from dagster import (
 )
 from dagster._utils.schedules import schedule_execution_time_iterator
 
-from .assets.market import trading_day_partitions
-from .research.calendar import is_trading_day, trading_days
+from ..assets.market import trading_day_partitions
+from ..calendar import is_trading_day, trading_days
 
 EXECUTION_TIMEZONE = "America/New_York"
 DAILY_CRON = "0 18 * * 1-5"

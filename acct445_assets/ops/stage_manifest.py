@@ -1,4 +1,4 @@
-"""``python -m acct445_assets.stage_manifest OUT.json schema.table|schema.* ...``
+"""``python -m acct445_assets.ops.stage_manifest OUT.json schema.table|schema.* ...``
 
 A DVC stage whose product lives in the DuckDB warehouse writes this manifest so DVC has a
 file to track: per table its row count and an order-independent content fingerprint. It
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from .publication import _atomic_write
-from .settings import load_settings
+from ..publication.records import _atomic_write
+from ..settings import load_settings
 
 
 class ManifestError(RuntimeError):
@@ -59,7 +59,7 @@ def table_manifest(database: Path, patterns: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="acct445_assets.stage_manifest")
+    parser = argparse.ArgumentParser(prog="acct445_assets.ops.stage_manifest")
     parser.add_argument("out", type=Path)
     parser.add_argument("tables", nargs="+", help="schema.table or schema.*")
     args = parser.parse_args(argv)

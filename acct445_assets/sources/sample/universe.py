@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .calendar import trading_days
+from ...calendar import trading_days
+from ..base import FACTOR_COLUMNS
 
-FACTOR_COLUMNS = ["mkt_rf", "smb", "hml", "rmw", "cma", "rf", "mom"]
 BANK_SICS = (6021, 6022, 6035, 6036)
 SVB_DAY0 = pd.Timestamp("2023-03-10")
 # (trading-day offset from day 0, share of the bank-wide shock, share of the opacity effect)

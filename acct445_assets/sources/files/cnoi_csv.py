@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .rubric import RUBRIC_VERSION
+from ...cnoi.rubric import RUBRIC_VERSION
 
 SCORE_COLS = ["CNOI", "D", "G", "R", "J", "T", "S", "X"]
 REQUIRED = ["cik", "accession", "form", "filing_date", *SCORE_COLS]

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .publication import SECTIONS, PublicationError, _atomic_write, read_record
+from .records import SECTIONS, PublicationError, _atomic_write, read_record
 
 # Report order of the publishing assets and the heading of each section.
 REPORT_SECTIONS = {
@@ -192,7 +192,7 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 def render_report(content: ReportContent, missing: Iterable[str] = ()) -> str:
     env = Environment(
-        loader=PackageLoader("acct445_assets", "templates"),
+        loader=PackageLoader("acct445_assets.publication", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
     )

@@ -1,7 +1,7 @@
 """What each research and disclosure asset publishes: its tables (the headline ones also as
 LaTeX), the headline estimates with their test statistics, and the figures the research
 code does not already draw. Each function returns keyword arguments for
-``acct445_assets.publication.publish``. No Dagster import.
+``acct445_assets.publication.records.publish``. No Dagster import.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cnoi.rubric import WEIGHTS
+from ..cnoi.rubric import WEIGHTS
 
 SPREAD = "spread"
 EVENT_TESTS = {

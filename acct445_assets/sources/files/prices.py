@@ -10,7 +10,6 @@ import pandas as pd
 
 REQUIRED = ("date", "ticker", "adj_close")
 OPTIONAL = ("volume", "shares_outstanding", "delisted")
-BENCHMARK_TICKERS = ("SPY", "KRE")
 
 
 class PriceFileError(ValueError):

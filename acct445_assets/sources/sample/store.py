@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..research.sample import SampleConfig, SampleUniverse, generate_sample_banks, generate_universe
+from .universe import SampleConfig, SampleUniverse, generate_sample_banks, generate_universe
 
 
 @lru_cache(maxsize=2)

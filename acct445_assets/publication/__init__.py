@@ -1,0 +1,2 @@
+"""Publication: records each asset publishes (`records`), their content (`content`), and
+the HTML report built from them (`report`, `templates/`)."""
