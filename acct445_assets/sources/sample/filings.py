@@ -449,6 +449,17 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
     numberless = m["numberless_tables"]
     header = [unit, *seg_names, "Total"]
 
+    def note_table(image_alt: str, words_header: list, words_rows: list, numbers) -> None:
+        # As banks print them: a picture, a table of words, or numbers (drawn only then, so
+        # the random stream is the same as when each table had its own branch).
+        if tables_as_images:
+            doc.image(image_alt)
+        elif numberless:
+            doc.table(words_header, words_rows)
+        else:
+            table_header, rows, concept = numbers()
+            doc.table(table_header, rows, concept=concept, decimals=dec)
+
     if not m["no_roll_forward"]:
         subtitle = (
             "Reserve Activity"
@@ -457,14 +468,8 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
         )
         doc.para(subtitle, bold=True, italic=True)
         doc.para(say("roll_intro"))
-        if tables_as_images:
-            doc.image("Allowance activity table")
-        elif numberless:
-            doc.table(
-                ["Segment", "Primary drivers of the allowance"],
-                [(n, ["Portfolio performance and conditions"]) for n in seg_names],
-            )
-        else:
+
+        def roll_forward():
             charge = -np.round(acl_end * rng.uniform(0.02, 0.08, len(seg_names)))
             recov = np.round(-charge * rng.uniform(0.1, 0.3, len(seg_names)))
             prov = np.round(acl_end * rng.uniform(0.02, 0.10, len(seg_names)))
@@ -474,12 +479,14 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
             labels = ["Beginning balance", "Charge-offs", "Recoveries"]
             labels += [f"Provision for {acl_word} losses", "Ending balance"]
             rows = list(zip(labels, grid, strict=True))
-            doc.table(
-                header,
-                rows,
-                concept="FinancingReceivableAllowanceForCreditLossExcludingAccruedInterest",
-                decimals=dec,
-            )
+            return header, rows, "FinancingReceivableAllowanceForCreditLossExcludingAccruedInterest"
+
+        note_table(
+            "Allowance activity table",
+            ["Segment", "Primary drivers of the allowance"],
+            [(n, ["Portfolio performance and conditions"]) for n in seg_names],
+            roll_forward,
+        )
     # A (continued) page in the middle of the note, as printed filings have.
     doc.text_block_end()
     doc.page_break()
@@ -488,48 +495,42 @@ def _cecl_note(doc: _Doc, number: int, filing_ctx: dict) -> None:
     if not m["no_aging"]:
         doc.para("Past Due Loans", bold=True, italic=True)
         doc.para(say("aging_intro"))
-        if tables_as_images:
-            doc.image("Aging table")
-        elif numberless:
-            doc.table(
-                ["Status", "Monitoring"],
-                [
-                    ("30-59 days past due", ["Watch list"]),
-                    ("90 days or more past due", ["Nonaccrual review"]),
-                ],
-            )
-        else:
+
+        def aging():
             d30 = loans * rng.uniform(0.002, 0.01, len(seg_names))
             d90 = loans * rng.uniform(0.001, 0.004, len(seg_names))
             grid = amounts(np.column_stack([d30, d90, loans - d30 - d90, loans]))
+            columns = [unit, "30-59 Days Past Due", "90 Days or More Past Due", "Current"]
             rows = list(zip(seg_names, grid, strict=True))
-            doc.table(
-                [unit, "30-59 Days Past Due", "90 Days or More Past Due", "Current", "Total Loans"],
-                rows,
-                concept="FinancingReceivableRecordedInvestmentPastDue",
-                decimals=dec,
-            )
+            return [*columns, "Total Loans"], rows, "FinancingReceivableRecordedInvestmentPastDue"
+
+        note_table(
+            "Aging table",
+            ["Status", "Monitoring"],
+            [
+                ("30-59 days past due", ["Watch list"]),
+                ("90 days or more past due", ["Nonaccrual review"]),
+            ],
+            aging,
+        )
     if not m["no_credit_quality"]:
         doc.para("Credit Quality Indicators", bold=True, italic=True)
         doc.para(say("cqi"))
-        if tables_as_images:
-            doc.image("Risk rating table")
-        elif numberless:
-            doc.table(
-                ["Rating", "Description"],
-                [("Pass", ["Acceptable risk"]), ("Substandard", ["Well-defined weakness"])],
-            )
-        else:
+
+        def risk_ratings():
             sm = loans * rng.uniform(0.005, 0.02, len(seg_names))
             sub = loans * rng.uniform(0.004, 0.015, len(seg_names))
             grid = amounts(np.column_stack([loans - sm - sub, sm, sub, loans]))
             rows = list(zip(seg_names, grid, strict=True))
-            doc.table(
-                [unit, "Pass", "Special Mention", "Substandard", "Total"],
-                rows,
-                concept="FinancingReceivableExcludingAccruedInterestBeforeAllowanceForCreditLoss",
-                decimals=dec,
-            )
+            concept = "FinancingReceivableExcludingAccruedInterestBeforeAllowanceForCreditLoss"
+            return [unit, "Pass", "Special Mention", "Substandard", "Total"], rows, concept
+
+        note_table(
+            "Risk rating table",
+            ["Rating", "Description"],
+            [("Pass", ["Acceptable risk"]), ("Substandard", ["Well-defined weakness"])],
+            risk_ratings,
+        )
     if not m["no_collateral"]:
         doc.para("Collateral-Dependent Loans", bold=True, italic=True)
         doc.para(say("collateral"))
