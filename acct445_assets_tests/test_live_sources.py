@@ -401,3 +401,26 @@ def test_doctor_says_what_is_wrong_in_plain_words(server, tmp_path):
         "/submissions/CIK0000019617.json", ls.submissions_json(19617, "JPM", "6021", _subs([]), [])
     )
     assert run_doctor(load_settings({**env, "SEC_USER_AGENT": UA})) == []
+
+
+def test_live_resources_take_their_endpoints_from_settings(tmp_path):
+    from acct445_assets.resources import build_resources
+
+    env = {
+        "ACCT445_SOURCE": "live",
+        "ACCT445_HOME": str(tmp_path),
+        "ACCT445_KEN_FRENCH_URL": "http://127.0.0.1:1/kf",
+        "ACCT445_YAHOO_URL": "http://127.0.0.1:2",
+        "ACCT445_SEC_WWW_URL": "http://127.0.0.1:3",
+        "ACCT445_SEC_DATA_URL": "http://127.0.0.1:4",
+        "ACCT445_SEC_MAX_RPS": "4",
+    }
+    resources = build_resources(load_settings(env))
+    prices = resources["price_source"].source()
+    filings = resources["filing_source"].source()
+    assert resources["factor_source"].source().base_url == "http://127.0.0.1:1/kf"
+    assert prices.base_url == "http://127.0.0.1:2"
+    for client in (prices.edgar, filings.edgar):
+        assert (client.www_url, client.data_url) == ("http://127.0.0.1:3", "http://127.0.0.1:4")
+        assert client.max_requests_per_second == 4.0
+        assert client.cache_dir == tmp_path / "cache" / "edgar"
