@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("demo", help="materialize every asset on the configured source")
     run.add_argument("--stages", default="ingest,prices,downstream")
     sub.add_parser("partition-range", help="print the bank_prices partition range for the source")
+    sub.add_parser("doctor", help="check the live set-up (User-Agent, cache, endpoints)")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .ops.doctor import main as doctor
+
+        return doctor()
     if args.command == "partition-range":
         print(price_partition_range(load_settings()))
     else:

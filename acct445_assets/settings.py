@@ -14,6 +14,46 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    """Where the `live` source fetches from; tests point the URLs at 127.0.0.1."""
+
+    ken_french_url: str = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp"
+    yahoo_url: str = "https://query2.finance.yahoo.com"
+    sec_www_url: str = "https://www.sec.gov"
+    sec_data_url: str = "https://data.sec.gov"
+    sec_user_agent: str = ""
+    # SEC allows 10 requests/s per user across all machines; stay below it.
+    sec_max_requests_per_second: float = 5.0
+    universe_csv: Path | None = None  # default: acct445_assets/data/live_universe.csv
+    backoff_seconds: float = 2.0
+    rate_limit_wait_seconds: float = 600.0  # SEC blocks a client for about 10 minutes
+
+
+def _live_settings(env: dict[str, str]) -> LiveSettings:
+    base = LiveSettings()
+    try:
+        rate = float(env.get("ACCT445_SEC_MAX_RPS", base.sec_max_requests_per_second))
+        backoff = float(env.get("ACCT445_LIVE_BACKOFF_SECONDS", base.backoff_seconds))
+        wait = float(env.get("ACCT445_SEC_RATE_LIMIT_WAIT_SECONDS", base.rate_limit_wait_seconds))
+    except ValueError as exc:
+        raise SettingsError(f"live settings: {exc}") from None
+    if not 0 < rate < 10:
+        raise SettingsError(f"ACCT445_SEC_MAX_RPS={rate}: must be above 0 and below 10 (SEC limit)")
+    universe = env.get("ACCT445_LIVE_UNIVERSE")
+    return LiveSettings(
+        ken_french_url=env.get("ACCT445_KEN_FRENCH_URL", base.ken_french_url).rstrip("/"),
+        yahoo_url=env.get("ACCT445_YAHOO_URL", base.yahoo_url).rstrip("/"),
+        sec_www_url=env.get("ACCT445_SEC_WWW_URL", base.sec_www_url).rstrip("/"),
+        sec_data_url=env.get("ACCT445_SEC_DATA_URL", base.sec_data_url).rstrip("/"),
+        sec_user_agent=env.get("SEC_USER_AGENT", "").strip(),
+        sec_max_requests_per_second=rate,
+        universe_csv=Path(universe).expanduser().resolve() if universe else None,
+        backoff_seconds=backoff,
+        rate_limit_wait_seconds=wait,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     source: str
     data_dir: Path | None
@@ -21,6 +61,7 @@ class Settings:
     sample_dir: Path
     results_dir: Path
     cache_dir: Path
+    live: LiveSettings = LiveSettings()
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -52,4 +93,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sample_dir=Path(env.get("ACCT445_SAMPLE_DIR", home / "sample")).expanduser().resolve(),
         results_dir=Path(env.get("ACCT445_RESULTS_DIR", "results")).expanduser().resolve(),
         cache_dir=Path(env.get("ACCT445_CACHE_DIR", home / "cache")).expanduser().resolve(),
+        live=_live_settings(env),
     )

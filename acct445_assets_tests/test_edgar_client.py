@@ -6,14 +6,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from acct445_assets.sources.live import edgar
 from acct445_assets.sources.live.edgar import (
     EdgarClient,
     EdgarConfigError,
     EdgarError,
     EdgarNotFound,
-    RateLimiter,
-    parse_retry_after,
+    FileTokenBucket,
 )
 
 UA = "ACCT445 Test Suite test@example.edu"
@@ -38,31 +36,27 @@ OLDER = {
     "reportDate": ["2019-12-31"],
     "primaryDocument": ["ftb-10k2019.htm"],
 }
-FACTS = {
-    "facts": {
-        "dei": {
-            "EntityCommonStockSharesOutstanding": {
-                "units": {
-                    "shares": [
-                        {
-                            "end": "2024-04-30",
-                            "val": 41000000,
-                            "accn": "0000000001-24-000002",
-                            "form": "10-Q",
-                            "filed": "2024-05-08",
-                        },
-                        {
-                            "end": "2020-02-15",
-                            "val": 39500000,
-                            "accn": "0000000001-20-000005",
-                            "form": "10-K",
-                            "filed": "2020-03-02",
-                        },
-                    ]
-                }
-            }
-        }
-    }
+CONCEPT = {
+    "taxonomy": "dei",
+    "tag": "EntityCommonStockSharesOutstanding",
+    "units": {
+        "shares": [
+            {
+                "end": "2024-04-30",
+                "val": 41000000,
+                "accn": "0000000001-24-000002",
+                "form": "10-Q",
+                "filed": "2024-05-08",
+            },
+            {
+                "end": "2020-02-15",
+                "val": 39500000,
+                "accn": "0000000001-20-000005",
+                "form": "10-K",
+                "filed": "2020-03-02",
+            },
+        ]
+    },
 }
 
 
@@ -110,11 +104,14 @@ def server():
                 self.send(200, json.dumps(SUBMISSIONS))
             elif p == "/submissions/CIK0000000001-submissions-001.json":
                 self.send(200, json.dumps(OLDER))
-            elif p == "/api/xbrl/companyfacts/CIK0000000001.json":
-                self.send(200, json.dumps(FACTS))
+            elif (
+                p
+                == "/api/xbrl/companyconcept/CIK0000000001/dei/EntityCommonStockSharesOutstanding.json"
+            ):
+                self.send(200, json.dumps(CONCEPT))
             elif p == "/rate-limited":
                 if n == 1:
-                    self.send(429, "slow down", "text/plain", {"Retry-After": "3"})
+                    self.send(429, "slow down", "text/plain", {"Retry-After": "1"})
                 else:
                     self.send(200, '{"ok": true}')
             elif p == "/flaky":
@@ -145,23 +142,16 @@ def server():
     httpd.server_close()
 
 
-@pytest.fixture
-def sleeps(monkeypatch):
-    recorded = []
-    monkeypatch.setattr(edgar, "_retry_sleep", recorded.append)
-    return recorded
-
-
 def client(base, tmp_path, **kw):
     defaults = dict(
         user_agent=UA,
-        data_base_url=base,
-        archives_base_url=f"{base}/Archives/edgar/data",
-        tickers_url=f"{base}/files/company_tickers.json",
-        cache_dir=str(tmp_path / "cache"),
+        www_url=base,
+        data_url=base,
+        cache_dir=tmp_path / "cache",
         backoff_seconds=0.01,
-        max_retries=3,
-        timeout_seconds=5.0,
+        retries=3,
+        timeout_seconds=0.5,
+        max_requests_per_second=9.0,
     )
     defaults.update(kw)
     return EdgarClient(**defaults)
@@ -170,49 +160,48 @@ def client(base, tmp_path, **kw):
 def test_missing_user_agent_fails_before_any_request(server, tmp_path, monkeypatch):
     base, rec = server
     monkeypatch.delenv("SEC_USER_AGENT", raising=False)
-    c = client(base, tmp_path, user_agent=None)
+    c = client(base, tmp_path, user_agent="")
     with pytest.raises(EdgarConfigError, match="SEC_USER_AGENT is not set"):
         c.company_tickers()
     with pytest.raises(EdgarConfigError, match="no contact e-mail"):
         client(base, tmp_path, user_agent="anonymous bot").submissions(1)
     assert sum(rec.hits.values()) == 0
     monkeypatch.setenv("SEC_USER_AGENT", UA)
-    assert client(base, tmp_path, user_agent=None).company_tickers()["ticker"].tolist() == ["FTB"]
+    assert client(base, tmp_path, user_agent="").company_tickers()["ticker"].tolist() == ["FTB"]
     assert rec.agents == [UA]
 
 
-def test_429_retry_after_is_honoured(server, tmp_path, sleeps):
+def test_429_is_retried(server, tmp_path):
     base, rec = server
-    assert client(base, tmp_path).request(f"{base}/rate-limited") == {"ok": True}
+    assert client(base, tmp_path).get(f"{base}/rate-limited") == b'{"ok": true}'
     assert rec.hits["/rate-limited"] == 2
-    assert sleeps == [3.0]  # the server's Retry-After, not the 0.01 s backoff
 
 
-def test_5xx_exponential_backoff_then_success_or_clear_failure(server, tmp_path, sleeps):
+def test_5xx_backoff_then_success_or_clear_failure(server, tmp_path):
     base, rec = server
-    assert client(base, tmp_path).request(f"{base}/flaky") == {"ok": True}
-    assert sleeps == [0.01, 0.02]
-    sleeps.clear()
-    with pytest.raises(EdgarError, match=r"giving up after 4 attempts \(HTTP 503\)"):
-        client(base, tmp_path).request(f"{base}/down")
-    assert rec.hits["/down"] == 4 and sleeps == [0.01, 0.02, 0.04]
+    assert client(base, tmp_path).get(f"{base}/flaky") == b'{"ok": true}'
+    assert rec.hits["/flaky"] == 3
+    with pytest.raises(EdgarError, match=r"HTTP 503"):
+        client(base, tmp_path).get(f"{base}/down")
+    assert rec.hits["/down"] == 4
 
 
-def test_slow_response_times_out_and_is_retried(server, tmp_path, sleeps):
+def test_slow_response_times_out_and_is_retried(server, tmp_path):
     base, rec = server
-    assert client(base, tmp_path, timeout_seconds=0.3).request(f"{base}/slow") == {
-        "ok": "eventually"
-    }
-    assert rec.hits["/slow"] == 2 and len(sleeps) == 1
+    assert (
+        client(base, tmp_path, timeout_seconds=0.3).get(f"{base}/slow") == b'{"ok": "eventually"}'
+    )
+    assert rec.hits["/slow"] == 2
 
 
-def test_malformed_json_is_retried_then_reported(server, tmp_path, sleeps):
+def test_malformed_json_is_reported_and_not_cached(server, tmp_path):
     base, rec = server
-    assert client(base, tmp_path).request(f"{base}/truncated") == {"ok": True}
+    c = client(base, tmp_path)
     with pytest.raises(EdgarError, match="malformed JSON"):
-        client(base, tmp_path, max_retries=1).request(f"{base}/garbage")
+        c.cached_json("x.json", f"{base}/garbage", None)
+    assert not (tmp_path / "cache" / "x.json").exists()
     with pytest.raises(EdgarNotFound):
-        client(base, tmp_path).request(f"{base}/no-such-thing")
+        c.get(f"{base}/no-such-thing")
 
 
 def test_submissions_include_older_pages(server, tmp_path):
@@ -234,51 +223,57 @@ def test_submissions_include_older_pages(server, tmp_path):
 def test_document_cache_avoids_redownload(server, tmp_path):
     base, rec = server
     path = "/Archives/edgar/data/1/000000000124000002/ftb-20240331.htm"
-    first = client(base, tmp_path).primary_document(1, "0000000001-24-000002", "ftb-20240331.htm")
-    again = client(base, tmp_path).primary_document(
+    first = client(base, tmp_path).document(1, "0000000001-24-000002", "ftb-20240331.htm")
+    again = client(base, tmp_path).document(
         "0000000001", "0000000001-24-000002", "ftb-20240331.htm"
     )
     assert first == again and b"10-Q document" in first
     assert rec.hits[path] == 1
-    assert (tmp_path / "cache" / "documents" / "0000000001-24-000002.htm").exists()
 
 
-def test_shares_outstanding_from_company_facts(server, tmp_path):
-    base, _ = server
-    shares = client(base, tmp_path).shares_outstanding(1)
-    assert shares["shares_outstanding"].tolist() == [39500000, 41000000]
-    assert shares["accession"].tolist() == ["0000000001-20-000005", "0000000001-24-000002"]
-
-
-def test_rate_limit_holds_across_threads_on_the_wire(server, tmp_path):
+def test_shares_outstanding_from_companyconcept_are_cached(server, tmp_path):
     base, rec = server
-    c = client(
-        base, tmp_path, max_requests_per_second=50
-    )  # asking for more does not lift the SEC cap
+    shares = client(base, tmp_path).shares_outstanding(1)
+    client(base, tmp_path).shares_outstanding(1)
+    assert shares["shares_outstanding"].tolist() == [39500000, 41000000]
+    assert shares["filed"].dt.strftime("%Y-%m-%d").tolist() == ["2020-03-02", "2024-05-08"]
+    assert (
+        rec.hits[
+            "/api/xbrl/companyconcept/CIK0000000001/dei/EntityCommonStockSharesOutstanding.json"
+        ]
+        == 1
+    )
+
+
+def test_rate_limit_holds_across_threads_and_clients_on_the_wire(server, tmp_path):
+    base, rec = server
+    with pytest.raises(EdgarConfigError, match="below SEC"):
+        client(base, tmp_path, max_requests_per_second=50)
+    clients = [client(base, tmp_path) for _ in range(3)]  # one bucket file: the cache dir's
     threads = [
-        threading.Thread(target=lambda: [c.request(f"{base}/ok") for _ in range(4)])
-        for _ in range(6)
+        threading.Thread(target=lambda c=c: [c.get(f"{base}/ok") for _ in range(6)])
+        for c in clients
+        for _ in range(2)
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     times = sorted(rec.times)
-    assert len(times) == 24
-    # Starts are 0.1 s apart on the client; 0.85 s leaves room for arrival jitter.
-    most_in_window = max(sum(1 for u in times if t0 <= u < t0 + 0.85) for t0 in times)
+    assert len(times) == 36
+    most_in_window = max(sum(1 for u in times if t0 <= u < t0 + 0.9) for t0 in times)
     assert most_in_window <= 10
 
 
-def test_rate_limiter_spacing_is_exact_under_concurrency():
+def test_token_bucket_spacing_is_exact_under_concurrency(tmp_path):
     slept = []
-    lim = RateLimiter(10.0, clock=lambda: 100.0, sleep=slept.append)
+    bucket = FileTokenBucket(tmp_path / "rl", 5.0, clock=lambda: 100.0, sleep=slept.append)
     starts = []
     lock = threading.Lock()
 
     def worker():
         for _ in range(5):
-            s = lim.acquire()
+            s = bucket.acquire()
             with lock:
                 starts.append(s)
 
@@ -287,13 +282,4 @@ def test_rate_limiter_spacing_is_exact_under_concurrency():
         t.start()
     for t in threads:
         t.join()
-    assert sorted(starts) == pytest.approx([100.0 + 0.1 * k for k in range(20)])
-
-
-def test_parse_retry_after_formats():
-    from datetime import UTC, datetime
-
-    now = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert sorted(starts) == pytest.approx([100.0 + 0.2 * k for k in range(20)])

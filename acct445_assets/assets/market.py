@@ -171,6 +171,7 @@ def bank_prices(
             "partition_range": f"{first.date()} .. {last.date()}",
             "tickers_with_data": int(frame["ticker"].nunique()),
             "tickers_missing": MetadataValue.json(batch.missing),
+            "tickers_missing_why": MetadataValue.json(batch.metadata.get("unavailable", {})),
             "source": str(batch.metadata.get("source", "?")),
         },
     )

@@ -9,7 +9,7 @@ schedule's last run that have no run yet, at most `CATCH_UP_TRADING_DAYS` of the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -24,7 +24,6 @@ from dagster import (
     define_asset_job,
     schedule,
 )
-from dagster._utils.schedules import schedule_execution_time_iterator
 
 from ..assets.market import trading_day_partitions
 from ..calendar import is_trading_day, trading_days
@@ -133,16 +132,44 @@ def daily_bank_prices_schedule(context: ScheduleEvaluationContext):
     return evaluate_tick(scheduled, _previously_requested(context))
 
 
+def _cron_days_of_week(field: str) -> set[int]:
+    """Cron day-of-week field (0/7 = Sunday) as Python weekdays (0 = Monday)."""
+    days: set[int] = set()
+    for part in field.split(","):
+        if part == "*":
+            return set(range(7))
+        lo, _, hi = part.partition("-")
+        days.update((d - 1) % 7 for d in range(int(lo), int(hi or lo) + 1))
+    return days
+
+
+def cron_ticks(start: dt.datetime, cron: str, timezone: str) -> Iterator[dt.datetime]:
+    """Ticks of a daily cron (`M H * * DOW`) at or after `start`, in `timezone`.
+
+    Wall-clock times are built per local date, so a tick stays at H:M local across DST.
+    """
+    minute, hour, day, month, weekdays = cron.split()
+    if day != "*" or month != "*" or not (minute.isdigit() and hour.isdigit()):
+        raise ValueError(f"cron {cron!r}: only 'M H * * DOW' schedules are supported")
+    zone = ZoneInfo(timezone)
+    allowed = _cron_days_of_week(weekdays)
+    day_ = start.astimezone(zone).date()
+    while True:
+        if day_.weekday() in allowed:
+            tick = dt.datetime.combine(day_, dt.time(int(hour), int(minute)), tzinfo=zone)
+            if tick >= start:
+                yield tick
+        day_ += dt.timedelta(days=1)
+
+
 def tick_times(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
-    """The schedule's tick times in [start, end), as the daemon iterates them."""
-    # The iterator the daemon itself uses (RemoteSchedule.execution_time_iterator).
-    iterator = schedule_execution_time_iterator(
-        start.timestamp(),
+    """The schedule's tick times in [start, end), at its cron in its execution timezone."""
+    ticks = []
+    for tick in cron_ticks(
+        start,
         daily_bank_prices_schedule.cron_schedule,
         daily_bank_prices_schedule.execution_timezone,
-    )
-    ticks = []
-    for tick in iterator:
+    ):
         if tick >= end:
             break
         ticks.append(tick)

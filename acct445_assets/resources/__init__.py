@@ -14,7 +14,7 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 from packaging.version import Version
 
 from ..settings import Settings
-from .filings import build_filing_source
+from .filings import build_filing_source, edgar_resource
 from .market import (
     FileFactorSource,
     FilePriceSource,
@@ -52,7 +52,18 @@ def build_resources(settings: Settings) -> dict:
             "price_source": FilePriceSource(data_dir=data_dir),
         }
     else:
-        market = {"factor_source": KenFrenchFactorSource(), "price_source": YahooPriceSource()}
+        live = settings.live
+        market = {
+            "factor_source": KenFrenchFactorSource(
+                base_url=live.ken_french_url, backoff_seconds=live.backoff_seconds
+            ),
+            "price_source": YahooPriceSource(
+                edgar=edgar_resource(settings),
+                base_url=live.yahoo_url,
+                universe_csv=str(live.universe_csv) if live.universe_csv else None,
+                backoff_seconds=live.backoff_seconds,
+            ),
+        }
     return {
         **market,
         "io_manager": DuckDBPandasIOManager(database=database),

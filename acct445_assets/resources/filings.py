@@ -13,7 +13,7 @@ from dagster import ConfigurableResource
 from ..cnoi.adoption import read_overrides
 from ..sources.base import FilingList, FilingReader
 from ..sources.files import FileFilings
-from ..sources.live.edgar import EdgarClient
+from ..sources.live.edgar import DEFAULT_RPS, EdgarClient
 from ..sources.live.filings import EdgarFilings
 from ..sources.sample import SampleFilings
 from .market import SampleConfig
@@ -75,14 +75,58 @@ class FileFilingSource(FilingSource):
         return FileFilings(self.data_dir, self.adoption_overrides_csv)
 
 
+class EdgarResource(ConfigurableResource):
+    """SEC EDGAR access: builds the plain `EdgarClient` (sources/live/edgar.py)."""
+
+    cache_dir: str = "data/cache/edgar"
+    user_agent: str = ""  # default: the SEC_USER_AGENT environment variable
+    www_url: str = "https://www.sec.gov"
+    data_url: str = "https://data.sec.gov"
+    max_requests_per_second: float = DEFAULT_RPS
+    backoff_seconds: float = 1.0
+    rate_limit_wait_seconds: float = 600.0
+    rate_limit_retries: int = 2
+    tickers_max_age_days: float = 7.0
+    submissions_max_age_hours: float = 12.0
+    concept_max_age_days: float = 7.0
+
+    def client(self) -> EdgarClient:
+        return EdgarClient(
+            cache_dir=Path(self.cache_dir),
+            user_agent=self.user_agent,
+            www_url=self.www_url,
+            data_url=self.data_url,
+            max_requests_per_second=self.max_requests_per_second,
+            backoff_seconds=self.backoff_seconds,
+            rate_limit_wait_seconds=self.rate_limit_wait_seconds,
+            rate_limit_retries=self.rate_limit_retries,
+            tickers_max_age_days=self.tickers_max_age_days,
+            submissions_max_age_hours=self.submissions_max_age_hours,
+            concept_max_age_days=self.concept_max_age_days,
+        )
+
+
+def edgar_resource(settings) -> EdgarResource:
+    live = settings.live
+    return EdgarResource(
+        cache_dir=str(Path(settings.cache_dir) / "edgar"),
+        user_agent=live.sec_user_agent,
+        www_url=live.sec_www_url,
+        data_url=live.sec_data_url,
+        max_requests_per_second=live.sec_max_requests_per_second,
+        backoff_seconds=live.backoff_seconds,
+        rate_limit_wait_seconds=live.rate_limit_wait_seconds,
+    )
+
+
 class EdgarFilingSource(FilingSource):
-    edgar: EdgarClient
+    edgar: EdgarResource
     start: str = "2020-01-01"
     end: str | None = None
     forms: list[str] = ["10-K", "10-Q"]
 
     def source(self) -> EdgarFilings:
-        return EdgarFilings(self.edgar, self.start, self.end, list(self.forms))
+        return EdgarFilings(self.edgar.client(), self.start, self.end, list(self.forms))
 
 
 def build_filing_source(settings) -> FilingSource:
@@ -91,4 +135,4 @@ def build_filing_source(settings) -> FilingSource:
         return SampleFilingSource()
     if settings.source == "files":
         return FileFilingSource(data_dir=str(settings.data_dir))
-    return EdgarFilingSource(edgar=EdgarClient(cache_dir=str(Path(settings.cache_dir) / "edgar")))
+    return EdgarFilingSource(edgar=edgar_resource(settings))

@@ -20,7 +20,6 @@ from ..sources.base import (
     PriceReader,
 )
 from ..sources.files import FileFactors, FilePrices
-from ..sources.live.edgar import EdgarClient
 from ..sources.live.kenfrench import KenFrenchFactors
 from ..sources.live.yahoo import YahooPrices
 from ..sources.sample import SampleFactors, SamplePrices, SampleSpec
@@ -64,12 +63,12 @@ class FileFactorSource(FactorSource):
 
 class KenFrenchFactorSource(FactorSource):
     base_url: str = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp"
-    retry_count: int = 3
-    pause: float = 1.0
+    retries: int = 3
+    backoff_seconds: float = 1.0
     timeout: float = 30.0
 
     def source(self) -> KenFrenchFactors:
-        return KenFrenchFactors(self.base_url, self.retry_count, self.pause, self.timeout)
+        return KenFrenchFactors(self.base_url, self.retries, self.backoff_seconds, self.timeout)
 
 
 class PriceSource(ConfigurableResource):
@@ -106,19 +105,21 @@ class FilePriceSource(PriceSource):
 
 
 class YahooPriceSource(PriceSource):
-    tickers: list[str] = []  # empty: the curated list in acct445_assets/data/live_universe.csv
-    universe_mode: str = "curated"  # curated | all
-    edgar: EdgarClient | None = None
-    batch_size: int = 50
+    """Yahoo chart prices; universe identity, filer status and shares from EDGAR."""
+
+    edgar: ConfigurableResource  # an EdgarResource (resources/filings.py)
+    base_url: str = "https://query2.finance.yahoo.com"
+    universe_csv: str | None = None  # default: acct445_assets/data/live_universe.csv
+    tickers: list[str] = []  # empty: every bank of the curated list
     max_retries: int = 5
     backoff_seconds: float = 2.0
 
     def source(self) -> YahooPrices:
         return YahooPrices(
+            base_url=self.base_url,
+            edgar=self.edgar.client(),
+            universe_csv=self.universe_csv,
             tickers=list(self.tickers),
-            universe_mode=self.universe_mode,
-            edgar=self.edgar,
-            batch_size=self.batch_size,
             max_retries=self.max_retries,
             backoff_seconds=self.backoff_seconds,
         )

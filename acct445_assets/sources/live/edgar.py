@@ -1,29 +1,41 @@
-"""SEC EDGAR client resource (live source) that follows the SEC fair-access rules.
+"""SEC EDGAR client (live source) that follows the SEC fair-access rules.
 
 - a User-Agent with contact from `SEC_USER_AGENT`, checked before any request;
-- at most 10 requests per second across the whole process (one shared limiter);
-- retries with exponential backoff on 429/5xx, honouring `Retry-After`, and on
-  timeouts, connection errors and truncated/malformed JSON;
-- primary documents cached on disk by accession number, so re-runs fetch only new filings.
+- a request rate below SEC's 10/s, shared by every process of a run: a token bucket kept
+  in a lock file in the cache directory;
+- 429/5xx retried with backoff (urllib3 `Retry`, honouring `Retry-After`); a 403 "Request
+  Rate Threshold Exceeded" (SEC's answer to a rate breach, with a block of ~10 minutes)
+  waits out the block and, if it persists, fails with `EdgarRateLimited`;
+- everything cached on disk: company_tickers.json and submissions for a configurable age
+  (so each is fetched once per run), older submissions pages, filing indexes and documents
+  for good (they never change), companyconcept answers for a configurable age.
 
-Base URLs are fields so tests can point the client at 127.0.0.1.
+Base URLs are fields so tests (and `settings.LiveSettings`) can point the client at 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import email.utils
+import fcntl
+import json
+import logging
 import os
-import threading
+import re
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import requests
-from dagster import ConfigurableResource, get_dagster_logger
+from tenacity import Retrying as _Retrying
+from tenacity import retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from .http import fresh, retrying_session, write_atomic
+
+log = logging.getLogger(__name__)
 
 SEC_MAX_RPS = 10.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_RPS = 5.0
+RATE_THRESHOLD_TEXT = "request rate threshold exceeded"
 
 
 class EdgarError(RuntimeError):
@@ -38,87 +50,150 @@ class EdgarNotFound(EdgarError):
     pass
 
 
-class RateLimiter:
-    """Spaces request starts at least 1/rate apart, across threads (so <= rate in any second)."""
+class EdgarRateLimited(EdgarError):
+    """SEC keeps answering 403 'Request Rate Threshold Exceeded': stop the whole run."""
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+
+class FileTokenBucket:
+    """Spaces request starts 1/rate apart across every process sharing `path`.
+
+    The next free slot is a float in the file, read and advanced under an exclusive
+    `flock`; each caller then sleeps until its slot.
+    """
+
+    def __init__(self, path: Path, rate: float, sleep=time.sleep, clock=time.time):
+        if not 0 < rate < SEC_MAX_RPS:
+            raise EdgarConfigError(
+                f"max_requests_per_second={rate}: must be above 0 and below SEC's {SEC_MAX_RPS:g}/s"
+            )
+        self.path = Path(path)
         self.interval = 1.0 / rate
-        self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
+        self._clock = clock
 
     def acquire(self) -> float:
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        wait = start - now
-        if wait > 0:
-            self._sleep(wait)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                raw = handle.read().strip()
+                now = self._clock()
+                start = max(now, float(raw) if raw else 0.0)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(repr(start + self.interval))
+                handle.flush()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        if start > now:
+            self._sleep(start - now)
         return start
 
 
-_PROCESS_LIMITER = RateLimiter(SEC_MAX_RPS)
-_EXTRA_LIMITERS: dict[float, RateLimiter] = {}
-_EXTRA_LOCK = threading.Lock()
-_SESSIONS = threading.local()
-# Indirection so tests can observe backoff waits without sleeping.
-_retry_sleep = time.sleep
+def cik10(cik) -> str:
+    text = str(cik).strip()
+    if not text.isdigit():
+        raise EdgarError(f"CIK {cik!r} is not a number")
+    return f"{int(text):010d}"
 
 
-def process_limiter() -> RateLimiter:
-    return _PROCESS_LIMITER
+def _filings_frame(block: dict) -> pd.DataFrame:
+    columns = ["accession", "form", "filing_date", "report_date", "primary_document"]
+    if not block or "accessionNumber" not in block:
+        return pd.DataFrame(columns=columns)
+    n = len(block["accessionNumber"])
+
+    def col(name):
+        values = list(block.get(name) or [])
+        return values + [None] * (n - len(values))
+
+    return pd.DataFrame(
+        {
+            "accession": col("accessionNumber"),
+            "form": col("form"),
+            "filing_date": pd.to_datetime(col("filingDate"), errors="coerce"),
+            "report_date": pd.to_datetime(
+                pd.Series(col("reportDate"), dtype=object).replace("", None), errors="coerce"
+            ),
+            "primary_document": col("primaryDocument"),
+        }
+    )
 
 
-def _limiter_for(rate: float) -> RateLimiter | None:
-    if rate >= SEC_MAX_RPS:
-        return None
-    with _EXTRA_LOCK:
-        lim = _EXTRA_LIMITERS.get(rate)
-        if lim is None:
-            lim = _EXTRA_LIMITERS[rate] = RateLimiter(rate)
-        return lim
+_INDEX_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.I | re.S)
+_INDEX_CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.I | re.S)
+_HREF = re.compile(r'href="([^"]+)"', re.I)
+_TAGS = re.compile(r"<[^>]+>")
 
 
-def _session() -> requests.Session:
-    s = getattr(_SESSIONS, "session", None)
-    if s is None:
-        s = _SESSIONS.session = requests.Session()
-    return s
+def parse_filing_index(html: str) -> list[dict]:
+    """Documents of a filing from its `-index.htm` page: seq, description, document, type."""
+    out = []
+    for row in _INDEX_ROW.findall(html):
+        cells = _INDEX_CELL.findall(row)
+        if len(cells) < 4:
+            continue
+        href = _HREF.search(cells[2])
+        text = [re.sub(r"\s+", " ", _TAGS.sub("", c)).strip() for c in cells]
+        name = href.group(1).rsplit("/", 1)[-1] if href else text[2]
+        out.append({"description": text[1], "document": name, "type": text[3].upper()})
+    return out
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+_DEI = r'name="dei:{name}"[^>]*>\s*(?:<[^>]+>\s*)*([^<]+?)\s*<'
 
 
-class EdgarClient(ConfigurableResource):
-    """Fair-access SEC EDGAR client: tickers, submissions, primary documents, company facts."""
+def cover_page_status(document: str | bytes) -> dict:
+    """Smaller-reporting-company status from a 10-K's inline-XBRL cover page.
 
-    user_agent: str | None = None  # default: the SEC_USER_AGENT environment variable
-    data_base_url: str = "https://data.sec.gov"
-    archives_base_url: str = "https://www.sec.gov/Archives/edgar/data"
-    tickers_url: str = "https://www.sec.gov/files/company_tickers.json"
-    cache_dir: str = "data/cache/edgar"
-    max_requests_per_second: float = SEC_MAX_RPS
+    `dei:EntitySmallBusiness` (true/false) decides; without it, the filer category
+    decides only where it is conclusive (a large accelerated filer is never an SRC; the
+    pre-2019 category "Smaller Reporting Company" is one). Otherwise unknown (NA).
+    """
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    small = re.search(_DEI.format(name="EntitySmallBusiness"), text, re.I)
+    category = re.search(_DEI.format(name="EntityFilerCategory"), text, re.I)
+    category_text = category.group(1).strip() if category else None
+    status = pd.NA
+    if small and small.group(1).strip().lower() in ("true", "false"):
+        status = small.group(1).strip().lower() == "true"
+    elif category_text:
+        lowered = category_text.lower()
+        if "smaller reporting" in lowered:
+            status = True
+        elif lowered.startswith("large accelerated"):
+            status = False
+    return {"smaller_reporting_company": status, "filer_category": category_text}
+
+
+@dataclass
+class EdgarClient:
+    """Fair-access SEC EDGAR client: tickers, submissions, concepts, indexes, documents."""
+
+    cache_dir: Path = Path("data/cache/edgar")
+    user_agent: str = ""  # default: the SEC_USER_AGENT environment variable
+    www_url: str = "https://www.sec.gov"
+    data_url: str = "https://data.sec.gov"
+    max_requests_per_second: float = DEFAULT_RPS
     timeout_seconds: float = 30.0
-    max_retries: int = 5
+    retries: int = 5
     backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 60.0
+    rate_limit_wait_seconds: float = 600.0
+    rate_limit_retries: int = 2
+    tickers_max_age_days: float = 7.0
+    submissions_max_age_hours: float = 12.0
+    concept_max_age_days: float = 7.0
+    sleep: object = field(default=time.sleep, repr=False)
+
+    def __post_init__(self):
+        self.cache_dir = Path(self.cache_dir)
+        self.www_url = self.www_url.rstrip("/")
+        self.data_url = self.data_url.rstrip("/")
+        self._session: requests.Session | None = None
+        self._bucket = FileTokenBucket(
+            self.cache_dir / "rate_limiter", self.max_requests_per_second, sleep=self.sleep
+        )
 
     # ------------------------------------------------------------- plumbing
 
@@ -136,60 +211,82 @@ class EdgarClient(ConfigurableResource):
             )
         return ua
 
-    def _wait_turn(self) -> None:
-        _PROCESS_LIMITER.acquire()
-        own = _limiter_for(float(self.max_requests_per_second))
-        if own is not None:
-            own.acquire()
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = retrying_session(
+                self.retries,
+                self.backoff_seconds,
+                headers={
+                    "User-Agent": self.resolved_user_agent(),
+                    "Accept-Encoding": "gzip, deflate",
+                },
+            )
+        return self._session
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_backoff_seconds)
-        return min(self.backoff_seconds * (2**attempt), self.max_backoff_seconds)
+    def _get_once(self, url: str) -> requests.Response:
+        self._bucket.acquire()
+        try:
+            resp = self.session().get(url, timeout=self.timeout_seconds)
+        except requests.RequestException as exc:
+            raise EdgarError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code == 200:
+            return resp
+        if resp.status_code == 404:
+            raise EdgarNotFound(f"404 Not Found: {url}")
+        if resp.status_code == 403 and RATE_THRESHOLD_TEXT in resp.text.lower():
+            log.warning(
+                f"EDGAR rate threshold exceeded at {url}; waiting {self.rate_limit_wait_seconds:g}s"
+            )
+            raise EdgarRateLimited(url)
+        raise EdgarError(f"HTTP {resp.status_code} from {url}: {resp.text[:200]}")
 
-    def request(self, url: str, *, kind: str = "json"):
-        """GET `url` with limits and retries; `kind` is json | text | bytes."""
-        headers = {"User-Agent": self.resolved_user_agent(), "Accept-Encoding": "gzip, deflate"}
-        log = get_dagster_logger()
-        last_error = "no attempt"
-        for attempt in range(self.max_retries + 1):
-            self._wait_turn()
-            retry_after = None
-            try:
-                resp = _session().get(url, headers=headers, timeout=self.timeout_seconds)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    if kind == "bytes":
-                        return resp.content
-                    if kind == "text":
-                        return resp.text
-                    try:
-                        return resp.json()
-                    except ValueError as exc:
-                        last_error = f"malformed JSON ({exc})"
-                elif resp.status_code == 404:
-                    raise EdgarNotFound(f"404 Not Found: {url}")
-                elif resp.status_code in RETRY_STATUSES:
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    last_error = f"HTTP {resp.status_code}"
-                else:
-                    raise EdgarError(f"HTTP {resp.status_code} from {url}: {resp.text[:200]}")
-            if attempt < self.max_retries:
-                wait = self._backoff(attempt, retry_after)
-                log.warning(
-                    f"EDGAR {url}: {last_error}; retry {attempt + 1}/{self.max_retries} in {wait:.1f}s"
-                )
-                _retry_sleep(wait)
-        raise EdgarError(f"{url}: giving up after {self.max_retries + 1} attempts ({last_error})")
+    def get(self, url: str) -> bytes:
+        """GET `url` within the shared rate limit; waits out SEC's rate-threshold blocks."""
+        retrying = _Retrying(
+            retry=retry_if_exception_type(EdgarRateLimited),
+            wait=wait_fixed(self.rate_limit_wait_seconds),
+            stop=stop_after_attempt(self.rate_limit_retries + 1),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._get_once, url).content
+        except EdgarRateLimited:
+            raise EdgarRateLimited(
+                f"SEC EDGAR kept answering 403 'Request Rate Threshold Exceeded' for {url} after "
+                f"{self.rate_limit_retries + 1} attempts {self.rate_limit_wait_seconds:g}s apart. "
+                "Another process with this User-Agent or IP may be requesting too fast; lower "
+                "ACCT445_SEC_MAX_RPS and re-run later."
+            ) from None
+
+    def cached(self, relpath: str, url: str, max_age_seconds: float | None) -> bytes:
+        """`url`'s body from the cache at `relpath` (None: kept for good), else fetched and cached."""
+        path = self.cache_dir / relpath
+        if path.exists() and (max_age_seconds is None or fresh(path, max_age_seconds)):
+            return path.read_bytes()
+        content = self.get(url)
+        write_atomic(path, content)
+        return content
+
+    def cached_json(self, relpath: str, url: str, max_age_seconds: float | None):
+        raw = self.cached(relpath, url, max_age_seconds)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            (self.cache_dir / relpath).unlink(missing_ok=True)
+            raise EdgarError(f"{url}: malformed JSON ({exc})") from exc
 
     # ------------------------------------------------------------- endpoints
 
     def company_tickers(self) -> pd.DataFrame:
-        data = self.request(self.tickers_url)
+        """SEC's ticker -> CIK map (company_tickers.json), cached for `tickers_max_age_days`."""
+        data = self.cached_json(
+            "company_tickers.json",
+            f"{self.www_url}/files/company_tickers.json",
+            self.tickers_max_age_days * 86400,
+        )
         rows = data.values() if isinstance(data, dict) else data
-        out = pd.DataFrame(
+        return pd.DataFrame(
             [
                 {
                     "cik": f"{int(r['cik_str']):010d}",
@@ -197,82 +294,69 @@ class EdgarClient(ConfigurableResource):
                     "title": r.get("title"),
                 }
                 for r in rows
-            ]
+            ],
+            columns=["cik", "ticker", "title"],
         )
-        return out
 
-    def submissions(self, cik: str | int) -> pd.DataFrame:
-        """All filings of a company, including the older pages listed under `filings.files`."""
-        cik10 = f"{int(cik):010d}"
-        main = self.request(f"{self.data_base_url}/submissions/CIK{cik10}.json")
-        frames = [self._filings_frame(main.get("filings", {}).get("recent", {}))]
-        for page in main.get("filings", {}).get("files", []) or []:
-            older = self.request(f"{self.data_base_url}/submissions/{page['name']}")
-            frames.append(self._filings_frame(older))
-        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        if out.empty:
-            return out
-        out.insert(0, "cik", cik10)
-        out = out.drop_duplicates("accession").sort_values("filing_date").reset_index(drop=True)
-        return out
+    def submissions_json(self, cik) -> dict:
+        c = cik10(cik)
+        return self.cached_json(
+            f"submissions/CIK{c}.json",
+            f"{self.data_url}/submissions/CIK{c}.json",
+            self.submissions_max_age_hours * 3600,
+        )
 
-    @staticmethod
-    def _filings_frame(block: dict) -> pd.DataFrame:
-        if not block or "accessionNumber" not in block:
-            return pd.DataFrame(
-                columns=["accession", "form", "filing_date", "report_date", "primary_document"]
+    def submissions(self, cik, start=None) -> pd.DataFrame:
+        """Filings of a company, with the older `filings.files` pages that reach `start`."""
+        c = cik10(cik)
+        main = self.submissions_json(c)
+        filings = main.get("filings", {})
+        frames = [_filings_frame(filings.get("recent", {}))]
+        for page in filings.get("files", []) or []:
+            to = pd.to_datetime(page.get("filingTo"), errors="coerce")
+            if start is not None and pd.notna(to) and to < pd.Timestamp(start):
+                continue
+            older = self.cached_json(
+                f"submissions/{page['name']}", f"{self.data_url}/submissions/{page['name']}", None
             )
-        n = len(block["accessionNumber"])
-
-        def col(name):
-            values = block.get(name) or [None] * n
-            return list(values) + [None] * (n - len(values))
-
-        return pd.DataFrame(
-            {
-                "accession": col("accessionNumber"),
-                "form": col("form"),
-                "filing_date": pd.to_datetime(col("filingDate"), errors="coerce"),
-                "report_date": pd.to_datetime(
-                    pd.Series(col("reportDate")).replace("", None), errors="coerce"
-                ),
-                "primary_document": col("primaryDocument"),
-            }
+            frames.append(_filings_frame(older))
+        out = (
+            pd.concat([f for f in frames if len(f)], ignore_index=True)
+            if any(len(f) for f in frames)
+            else frames[0]
         )
+        out.insert(0, "cik", c)
+        return out.drop_duplicates("accession").sort_values("filing_date").reset_index(drop=True)
 
-    def document_url(self, cik: str | int, accession: str, primary_document: str) -> str:
-        return (
-            f"{self.archives_base_url}/{int(cik)}/{accession.replace('-', '')}/{primary_document}"
-        )
+    def profile(self, cik) -> dict:
+        data = self.submissions_json(cik)
+        return {
+            "cik": cik10(cik),
+            "name": data.get("name"),
+            "sic": pd.to_numeric(data.get("sic"), errors="coerce"),
+        }
 
-    def cached_document_path(self, accession: str, primary_document: str = "") -> Path:
-        suffix = Path(primary_document).suffix or ".htm"
-        return Path(self.cache_dir) / "documents" / f"{accession}{suffix}"
+    def shares_outstanding(self, cik) -> pd.DataFrame:
+        """`dei:EntityCommonStockSharesOutstanding` (companyconcept): end, shares, filed, form.
 
-    def primary_document(self, cik: str | int, accession: str, primary_document: str) -> bytes:
-        """The filing's primary document, from the on-disk cache when already downloaded."""
-        path = self.cached_document_path(accession, primary_document)
-        if path.exists():
-            return path.read_bytes()
-        content = self.request(self.document_url(cik, accession, primary_document), kind="bytes")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-        return content
-
-    def shares_outstanding(self, cik: str | int) -> pd.DataFrame:
-        """`dei:EntityCommonStockSharesOutstanding` from XBRL company facts: end, shares, filed, form, accession."""
-        cik10 = f"{int(cik):010d}"
-        facts = self.request(f"{self.data_base_url}/api/xbrl/companyfacts/CIK{cik10}.json")
-        concept = (
-            facts.get("facts", {}).get("dei", {}).get("EntityCommonStockSharesOutstanding", {})
-        )
+        Each value is usable from its `filed` date only (METHODS 0).
+        """
+        c = cik10(cik)
+        columns = ["cik", "end", "shares_outstanding", "filed", "form", "accession"]
+        try:
+            concept = self.cached_json(
+                f"concepts/CIK{c}-EntityCommonStockSharesOutstanding.json",
+                f"{self.data_url}/api/xbrl/companyconcept/CIK{c}/dei/"
+                "EntityCommonStockSharesOutstanding.json",
+                self.concept_max_age_days * 86400,
+            )
+        except EdgarNotFound:
+            return pd.DataFrame(columns=columns)
         rows = concept.get("units", {}).get("shares", [])
         out = pd.DataFrame(
             [
                 {
-                    "cik": cik10,
+                    "cik": c,
                     "end": r.get("end"),
                     "shares_outstanding": r.get("val"),
                     "filed": r.get("filed"),
@@ -281,8 +365,56 @@ class EdgarClient(ConfigurableResource):
                 }
                 for r in rows
             ],
-            columns=["cik", "end", "shares_outstanding", "filed", "form", "accession"],
+            columns=columns,
         )
-        for c in ("end", "filed"):
-            out[c] = pd.to_datetime(out[c], errors="coerce")
-        return out.sort_values(["end", "filed"]).reset_index(drop=True)
+        for col in ("end", "filed"):
+            out[col] = pd.to_datetime(out[col], errors="coerce")
+        return out.sort_values(["filed", "end"]).reset_index(drop=True)
+
+    def folder_url(self, cik, accession: str) -> str:
+        return f"{self.www_url}/Archives/edgar/data/{int(cik10(cik))}/{accession.replace('-', '')}"
+
+    def document_url(self, cik, accession: str, document: str) -> str:
+        return f"{self.folder_url(cik, accession)}/{document}"
+
+    def filing_index(self, cik, accession: str) -> list[dict]:
+        raw = self.cached(
+            f"indexes/{accession}-index.htm",
+            f"{self.folder_url(cik, accession)}/{accession}-index.htm",
+            None,
+        )
+        return parse_filing_index(raw.decode("utf-8", "replace"))
+
+    def document(self, cik, accession: str, document: str) -> bytes:
+        """A filing document, from the on-disk cache when already downloaded."""
+        suffix = Path(document).suffix or ".htm"
+        return self.cached(
+            f"documents/{accession}/{Path(document).stem}{suffix}",
+            self.document_url(cik, accession, document),
+            None,
+        )
+
+    def exhibit(self, cik, accession: str, exhibit_type: str = "EX-13") -> bytes | None:
+        """The filing's exhibit of `exhibit_type` (e.g. EX-13, the annual report), if any."""
+        for item in self.filing_index(cik, accession):
+            if item["type"].split(".")[0] == exhibit_type.upper():
+                return self.document(cik, accession, item["document"])
+        return None
+
+    def filer_status(self, cik, fiscal_year: int = 2019) -> dict:
+        """Smaller-reporting-company status from the cover page of the FY `fiscal_year` 10-K."""
+        subs = self.submissions(cik, start=f"{fiscal_year}-01-01")
+        tenk = subs[
+            (subs["form"] == "10-K") & (subs["report_date"].dt.year == fiscal_year)
+        ].sort_values("filing_date")
+        if tenk.empty:
+            return {
+                "smaller_reporting_company": pd.NA,
+                "filer_category": None,
+                "filer_status_source": f"no FY{fiscal_year} 10-K on EDGAR",
+            }
+        first = tenk.iloc[0]
+        doc = self.document(cik, first["accession"], first["primary_document"])
+        status = cover_page_status(doc)
+        status["filer_status_source"] = f"10-K {first['accession']} cover page"
+        return status

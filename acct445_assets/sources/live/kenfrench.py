@@ -8,8 +8,11 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import requests
+
 from .. import kenfrench
 from ..base import FactorData, finish_factors
+from .http import retrying_session
 
 KEN_FRENCH_DATASETS = {
     "daily": ("F-F_Research_Data_5_Factors_2x3_daily", "F-F_Momentum_Factor_daily"),
@@ -19,35 +22,32 @@ KEN_FRENCH_DATASETS = {
 
 @dataclass(frozen=True)
 class KenFrenchFactors:
-    """Ken French's data library through pandas-datareader's downloader.
+    """Ken French's data library: the published zips, fetched with `requests`.
 
-    pandas-datareader fetches the zip (with its session and retries); the project's own
-    parser reads it, because it must record the vintage and SHA-256 of the raw file and
-    handle every historical layout.
+    The project's own parser reads them, because it must record the vintage and SHA-256
+    of the raw file and handle every historical layout (METHODS 2).
     """
 
     base_url: str = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp"
-    retry_count: int = 3
-    pause: float = 1.0
+    retries: int = 3
+    backoff_seconds: float = 1.0
     timeout: float = 30.0
 
+    def url(self, dataset: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{dataset}_CSV.zip"
+
     def _download(self, dataset: str) -> bytes:
-        from pandas_datareader.famafrench import FamaFrenchReader
-
-        base_url = self.base_url
-
-        class _RawReader(FamaFrenchReader):
-            @property
-            def url(self):
-                return f"{base_url}/{self.symbols}_CSV.zip"
-
-        reader = _RawReader(
-            dataset, retry_count=self.retry_count, pause=self.pause, timeout=self.timeout
-        )
-        try:
-            return reader._get_response(reader.url).content
-        finally:
-            reader.close()
+        url = self.url(dataset)
+        with retrying_session(self.retries, self.backoff_seconds) as session:
+            try:
+                resp = session.get(url, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise RuntimeError(f"Ken French library: {url}: {exc}") from exc
+        if resp.status_code != 200:
+            raise RuntimeError(f"Ken French library: HTTP {resp.status_code} from {url}")
+        if not resp.content.startswith(b"PK"):
+            raise RuntimeError(f"Ken French library: {url} did not return a zip file")
+        return resp.content
 
     def load(self, frequency: str) -> FactorData:
         files, meta = [], {}
