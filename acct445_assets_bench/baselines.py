@@ -183,6 +183,8 @@ def portfolios_baseline(
     min_per_group: int = 3,
     frequency: str = "quarterly",
     nw_lags: int | None = None,
+    rf: pd.Series | None = None,
+    min_obs_margin: int = 20,
 ) -> dict[str, pd.DataFrame]:
     """Per-date sorts and buy-and-hold group returns with ``groupby().apply``.
 
@@ -198,7 +200,7 @@ def portfolios_baseline(
     )
     assignments = assignments.loc[assignments["n_groups"] >= 2]
     rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
-    top = assignments.groupby("rebalance_date")["n_groups"].first()
+    top = assignments.groupby("rebalance_date")["group"].max()  # highest non-empty group
 
     daily = returns[["date", "cik", "ret"]].dropna().copy()
     daily["date"] = pd.to_datetime(daily["date"])
@@ -319,10 +321,17 @@ def portfolios_baseline(
     period_long["ret_net"] = period_long["ret"] - period_long["turnover"] * cost
     period_long["period_end"] = rebal[rebal.get_indexer(period_long["period_start"]) + 1]
 
+    rf = pd.Series(dtype=float) if rf is None else rf
+    period_rf = {
+        start: float(np.prod(1 + rf.reindex(all_days[(all_days > start) & (all_days <= end)])) - 1)
+        for start, end in zip(rebal[:-1], rebal[1:], strict=True)
+    }
     summary = pd.concat(
         [
-            _summary_baseline(period_long, "period_start", frequency, nw_lags),
-            _summary_baseline(daily_long, "date", "daily", nw_lags),
+            _summary_baseline(
+                period_long, "period_start", frequency, nw_lags, period_rf, min_obs_margin
+            ),
+            _summary_baseline(daily_long, "date", "daily", nw_lags, rf, min_obs_margin),
         ],
         ignore_index=True,
     )
@@ -343,24 +352,30 @@ def _hac_mean(values: pd.Series, nw_lags) -> tuple[float, float]:
     return float(fit.params[0]), float(fit.tvalues[0])
 
 
-def _summary_baseline(long, index_col, frequency, nw_lags) -> pd.DataFrame:
+def _summary_baseline(long, index_col, frequency, nw_lags, rf, min_obs_margin) -> pd.DataFrame:
     rows = []
     scale = np.sqrt(PERIODS_PER_YEAR[frequency])
+    rf = pd.Series(rf, dtype=float)
     for name, series in long.groupby("portfolio", sort=False):
         gross = series.set_index(index_col)["ret"]
         net = series.set_index(index_col)["ret_net"]
         mean, t = _hac_mean(gross, nw_lags)
         mean_net, t_net = _hac_mean(net, nw_lags)
+        if gross.notna().sum() < 1 + min_obs_margin:
+            t = t_net = np.nan
+        # Groups: Sharpe of the excess return; the zero-cost spread: of its raw return.
+        rf_here = 0.0 if name == "spread" else rf.reindex(gross.index).to_numpy()
+        excess, excess_net = gross - rf_here, net - rf_here
         rows.append(
             {
                 "portfolio": name,
                 "frequency": frequency,
                 "mean": mean,
                 "nw_t": t,
-                "sharpe": gross.mean() / gross.std(ddof=1) * scale,
+                "sharpe": excess.mean() / excess.std(ddof=1) * scale,
                 "mean_net": mean_net,
                 "nw_t_net": t_net,
-                "sharpe_net": net.mean() / net.std(ddof=1) * scale,
+                "sharpe_net": excess_net.mean() / excess_net.std(ddof=1) * scale,
             }
         )
     return pd.DataFrame(rows)
