@@ -389,6 +389,7 @@ def hac_alphas_baseline(
     factors: pd.DataFrame,
     models=tuple(FACTOR_MODELS),
     nw_lags: int | None = None,
+    min_obs_margin: int = 20,
 ) -> pd.DataFrame:
     """One statsmodels HAC OLS per column of ``excess`` and model, on that column's own
     non-missing dates: ``portfolio, model, alpha, alpha_t, r2, n`` and factor betas."""
@@ -398,7 +399,8 @@ def hac_alphas_baseline(
         for name in excess.columns:
             joined = pd.concat([excess[name].rename("y"), factors[cols]], axis=1, join="inner")
             joined = joined.dropna()
-            if len(joined) <= len(cols) + 2:
+            if len(joined) < len(cols) + 1 + min_obs_margin:  # not estimable: a row, no numbers
+                rows.append({"portfolio": name, "model": model, "n": len(joined)})
                 continue
             lags = default_nw_lags(len(joined)) if nw_lags is None else nw_lags
             fit = sm.OLS(joined["y"], sm.add_constant(joined[cols], has_constant="add")).fit(
