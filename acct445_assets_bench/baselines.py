@@ -55,7 +55,12 @@ def event_study_baseline(
             y_evt = series.reindex(evt_days)
             ok = y_est.notna().to_numpy()
             row = {"event": label, "cik": cik, "n_est": int(ok.sum())}
-            if y_evt.isna().any():
+            traded = y_evt.notna().to_numpy()
+            n_traded = int(np.flatnonzero(traded)[-1]) + 1 if traded.any() else 0
+            if not traded[0]:
+                bank_rows.append({**row, "status": "no_return_on_window_start"})
+                continue
+            if not traded[:n_traded].all():
                 bank_rows.append({**row, "status": "incomplete_event_window"})
                 continue
             if ok.sum() < min_estimation_returns:
@@ -63,10 +68,13 @@ def event_study_baseline(
                 continue
             x_est = sm.add_constant(m_est.to_numpy()[ok], has_constant="add")
             fit = sm.OLS(y_est.to_numpy()[ok], x_est).fit()
-            ar = y_evt.to_numpy() - x_evt @ fit.params
+            # A bank that stops trading: ARs through its last price, zero after.
+            x_traded = x_evt[:n_traded]
+            ar = np.zeros(len(evt_days))
+            ar[:n_traded] = y_evt.to_numpy()[:n_traded] - x_traded @ fit.params
             inverse = fit.normalized_cov_params
             correction = np.einsum("lk,kp,lp->l", x_evt, inverse, x_evt)
-            total = x_evt.sum(axis=0)
+            total = x_traded.sum(axis=0)
             car_correction = float(total @ inverse @ total)
             sigma = float(np.sqrt(fit.scale))
             resid = pd.Series(np.nan, index=est_days)
@@ -80,6 +88,7 @@ def event_study_baseline(
                     "sar": ar / (sigma * np.sqrt(1.0 + correction)),
                     "dof": ok.sum() - 2,
                     "n_est": int(ok.sum()),
+                    "n_traded": n_traded,
                 }
             )
             bank_rows.append(
@@ -90,7 +99,8 @@ def event_study_baseline(
                     "beta": fit.params[1],
                     "sigma": sigma,
                     "car": car,
-                    "scar": car / (sigma * np.sqrt(len(evt_days) + car_correction)),
+                    "scar": car / (sigma * np.sqrt(n_traded + car_correction)),
+                    "stopped": n_traded < len(evt_days),
                 }
             )
         test_rows.extend(_event_tests(label, fits, bank_rows, len(evt_days)))
@@ -106,22 +116,18 @@ def _event_tests(label, fits, bank_rows, n_window) -> list[dict]:
     t_cs = car.mean() / (car.std(ddof=1) / np.sqrt(n))
     t_bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(n))
     patell = sum(
-        f["sar"].sum() / np.sqrt(n_window * f["dof"] / (f["dof"] - 2.0)) for f in fits
+        f["sar"].sum() / np.sqrt(f["n_traded"] * f["dof"] / (f["dof"] - 2.0)) for f in fits
     ) / np.sqrt(n)
-    # Mean off-diagonal correlation of standardised estimation residuals (N x N matrix).
+    # Mean pairwise correlation of estimation residuals, each pair over its common days.
     resid = np.column_stack([f["resid"] for f in fits])
-    valid = np.isfinite(resid)
-    z = np.zeros_like(resid)
-    for j in range(n):
-        col = resid[valid[:, j], j]
-        z[valid[:, j], j] = (col - col.mean()) / col.std(ddof=0)
-    corr = z.T @ z / resid.shape[0]
-    r_bar = (corr.sum() - np.trace(corr)) / (n * (n - 1))
+    corr = pd.DataFrame(resid).corr(min_periods=3).to_numpy()
+    r_bar = np.nanmean(corr[np.triu_indices(n, 1)])
     t_kp = t_bmp * np.sqrt((1.0 - r_bar) / (1.0 + (n - 1) * r_bar))
     # Corrado: ranks over each bank's estimation and event days.
     u = np.full((resid.shape[0] + n_window, n), np.nan)
     for j, f in enumerate(fits):
-        combined = np.r_[f["resid"], f["ar"]]
+        event_ar = np.where(np.arange(n_window) < f["n_traded"], f["ar"], np.nan)
+        combined = np.r_[f["resid"], event_ar]
         ok = np.isfinite(combined)
         u[ok, j] = stats.rankdata(combined[ok]) / (ok.sum() + 1.0) - 0.5
     u_bar = np.nanmean(u, axis=1)
@@ -130,6 +136,7 @@ def _event_tests(label, fits, bank_rows, n_window) -> list[dict]:
     p0 = np.mean([(f["resid"][np.isfinite(f["resid"])] > 0).sum() / f["n_est"] for f in fits])
     positive = int((car > 0).sum())
     sign_z = (positive - n * p0) / np.sqrt(n * p0 * (1 - p0))
+    survivors = car[~included["stopped"].astype(bool)]
     values = {
         "caar": car.mean(),
         "cross_sectional_t": t_cs,
@@ -140,8 +147,16 @@ def _event_tests(label, fits, bank_rows, n_window) -> list[dict]:
         "generalized_sign_z": sign_z,
         "mean_residual_correlation": r_bar,
         "sign_p0": p0,
+        "n_stopped_in_window": float(included["stopped"].sum()),
     }
-    return [{"event": label, "test": k, "statistic": float(v), "n": n} for k, v in values.items()]
+    rows = [{"event": label, "test": k, "statistic": float(v), "n": n} for k, v in values.items()]
+    n_s = len(survivors)
+    t_s = survivors.mean() / (survivors.std(ddof=1) / np.sqrt(n_s))
+    rows += [
+        {"event": label, "test": "caar_survivors_only", "statistic": survivors.mean(), "n": n_s},
+        {"event": label, "test": "cross_sectional_t_survivors_only", "statistic": t_s, "n": n_s},
+    ]
+    return rows
 
 
 # ---------------------------------------------------------------------- portfolios
@@ -168,6 +183,8 @@ def portfolios_baseline(
     min_per_group: int = 3,
     frequency: str = "quarterly",
     nw_lags: int | None = None,
+    rf: pd.Series | None = None,
+    min_obs_margin: int = 20,
 ) -> dict[str, pd.DataFrame]:
     """Per-date sorts and buy-and-hold group returns with ``groupby().apply``.
 
@@ -183,7 +200,7 @@ def portfolios_baseline(
     )
     assignments = assignments.loc[assignments["n_groups"] >= 2]
     rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
-    top = assignments.groupby("rebalance_date")["n_groups"].first()
+    top = assignments.groupby("rebalance_date")["group"].max()  # highest non-empty group
 
     daily = returns[["date", "cik", "ret"]].dropna().copy()
     daily["date"] = pd.to_datetime(daily["date"])
@@ -304,10 +321,17 @@ def portfolios_baseline(
     period_long["ret_net"] = period_long["ret"] - period_long["turnover"] * cost
     period_long["period_end"] = rebal[rebal.get_indexer(period_long["period_start"]) + 1]
 
+    rf = pd.Series(dtype=float) if rf is None else rf
+    period_rf = {
+        start: float(np.prod(1 + rf.reindex(all_days[(all_days > start) & (all_days <= end)])) - 1)
+        for start, end in zip(rebal[:-1], rebal[1:], strict=True)
+    }
     summary = pd.concat(
         [
-            _summary_baseline(period_long, "period_start", frequency, nw_lags),
-            _summary_baseline(daily_long, "date", "daily", nw_lags),
+            _summary_baseline(
+                period_long, "period_start", frequency, nw_lags, period_rf, min_obs_margin
+            ),
+            _summary_baseline(daily_long, "date", "daily", nw_lags, rf, min_obs_margin),
         ],
         ignore_index=True,
     )
@@ -328,24 +352,30 @@ def _hac_mean(values: pd.Series, nw_lags) -> tuple[float, float]:
     return float(fit.params[0]), float(fit.tvalues[0])
 
 
-def _summary_baseline(long, index_col, frequency, nw_lags) -> pd.DataFrame:
+def _summary_baseline(long, index_col, frequency, nw_lags, rf, min_obs_margin) -> pd.DataFrame:
     rows = []
     scale = np.sqrt(PERIODS_PER_YEAR[frequency])
+    rf = pd.Series(rf, dtype=float)
     for name, series in long.groupby("portfolio", sort=False):
         gross = series.set_index(index_col)["ret"]
         net = series.set_index(index_col)["ret_net"]
         mean, t = _hac_mean(gross, nw_lags)
         mean_net, t_net = _hac_mean(net, nw_lags)
+        if gross.notna().sum() < 1 + min_obs_margin:
+            t = t_net = np.nan
+        # Groups: Sharpe of the excess return; the zero-cost spread: of its raw return.
+        rf_here = 0.0 if name == "spread" else rf.reindex(gross.index).to_numpy()
+        excess, excess_net = gross - rf_here, net - rf_here
         rows.append(
             {
                 "portfolio": name,
                 "frequency": frequency,
                 "mean": mean,
                 "nw_t": t,
-                "sharpe": gross.mean() / gross.std(ddof=1) * scale,
+                "sharpe": excess.mean() / excess.std(ddof=1) * scale,
                 "mean_net": mean_net,
                 "nw_t_net": t_net,
-                "sharpe_net": net.mean() / net.std(ddof=1) * scale,
+                "sharpe_net": excess_net.mean() / excess_net.std(ddof=1) * scale,
             }
         )
     return pd.DataFrame(rows)
@@ -359,6 +389,7 @@ def hac_alphas_baseline(
     factors: pd.DataFrame,
     models=tuple(FACTOR_MODELS),
     nw_lags: int | None = None,
+    min_obs_margin: int = 20,
 ) -> pd.DataFrame:
     """One statsmodels HAC OLS per column of ``excess`` and model, on that column's own
     non-missing dates: ``portfolio, model, alpha, alpha_t, r2, n`` and factor betas."""
@@ -368,7 +399,8 @@ def hac_alphas_baseline(
         for name in excess.columns:
             joined = pd.concat([excess[name].rename("y"), factors[cols]], axis=1, join="inner")
             joined = joined.dropna()
-            if len(joined) <= len(cols) + 2:
+            if len(joined) < len(cols) + 1 + min_obs_margin:  # not estimable: a row, no numbers
+                rows.append({"portfolio": name, "model": model, "n": len(joined)})
                 continue
             lags = default_nw_lags(len(joined)) if nw_lags is None else nw_lags
             fit = sm.OLS(joined["y"], sm.add_constant(joined[cols], has_constant="add")).fit(

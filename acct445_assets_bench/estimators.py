@@ -56,8 +56,12 @@ def event_study_slow(inputs: dict) -> dict:
     return baselines.event_study_baseline(inputs["returns"], events, inputs["market"])
 
 
+def _rf(inputs: dict) -> pd.Series:
+    return inputs["factors_daily"].set_index("date")["rf"]
+
+
 def portfolios_fast(inputs: dict) -> dict:
-    result = form_portfolios(inputs["rebalance_universe"], inputs["returns"])
+    result = form_portfolios(inputs["rebalance_universe"], inputs["returns"], rf=_rf(inputs))
     return {
         "assignments": result.assignments,
         "daily_returns": result.daily_returns,
@@ -67,7 +71,9 @@ def portfolios_fast(inputs: dict) -> dict:
 
 
 def portfolios_slow(inputs: dict) -> dict:
-    return baselines.portfolios_baseline(inputs["rebalance_universe"], inputs["returns"])
+    return baselines.portfolios_baseline(
+        inputs["rebalance_universe"], inputs["returns"], rf=_rf(inputs)
+    )
 
 
 def portfolio_alphas_fast(inputs: dict) -> dict:

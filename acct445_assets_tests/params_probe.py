@@ -18,6 +18,7 @@ INPUT_KEYS = [
     ["warehouse", "stg_bank_returns"],
     ["warehouse", "stg_cnoi"],
     ["warehouse", "stg_factors_daily"],
+    ["warehouse", "stg_factors_monthly"],
     ["warehouse", "bank_quarter_panel"],
     ["raw", "benchmark_prices"],
 ]
@@ -30,6 +31,7 @@ def write_warehouse(db: str, data: dict) -> None:
         "warehouse.stg_bank_returns": data["returns"],
         "warehouse.stg_cnoi": data["cnoi"],
         "warehouse.stg_factors_daily": data["factors_daily"],
+        "warehouse.stg_factors_monthly": data["factors_monthly"],
         "warehouse.bank_quarter_panel": data["panel"],
         "raw.benchmark_prices": data["benchmarks"],
     }

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from acct445_assets.research.alphas import portfolio_alphas, regress_on_models
 from acct445_assets.research.factor_models import FACTOR_MODELS
@@ -141,7 +142,12 @@ def test_bank_alphas_use_each_banks_own_dates_with_or_without_gaps():
     returns.iloc[5:, 4] = np.nan
     factors.iloc[5, factors.columns.get_loc("mom")] = np.nan
     got = regress_on_models(returns, factors, models=["ff3", "carhart"])
+    short = got[got["portfolio"] == "short"]
+    assert short["status"].str.startswith("not estimable: N = 5 < k + 20").all()
+    assert short["alpha"].isna().all() and len(short) == 2
+    got = got[got["portfolio"] != "short"]
     assert set(got["portfolio"]) == {"late", "delisted", "full", "halted"}
+    assert (got["status"] == "ok").all()
     assert list(got["model"].unique()) == ["ff3", "carhart"]
     for row in got.itertuples():
         cols = ["mkt_rf", "smb", "hml"] + (["mom"] if row.model == "carhart" else [])
@@ -156,3 +162,72 @@ def test_bank_alphas_use_each_banks_own_dates_with_or_without_gaps():
         assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
         assert (row.n, row.nw_lags) == (len(frame), lags)
         assert (row.start, row.end) == (frame.index[0], frame.index[-1])
+
+
+def test_holding_period_alphas_use_ken_french_monthly_factors():
+    data = sample_inputs()
+    monthly_factors = data["factors_monthly"].set_index("date")
+    for frequency, months in (("monthly", 1), ("quarterly", 3)):
+        universe = build_rebalance_universe(data["cnoi"], data["returns"], frequency=frequency)
+        res = form_portfolios(universe, data["returns"], frequency=frequency)
+        alphas = portfolio_alphas(
+            res.daily_returns,
+            res.period_returns,
+            data["factors_daily"],
+            ["ff3"],
+            period_frequency=frequency,
+            factors_monthly=data["factors_monthly"],
+        )
+        periods = res.period_returns.query("portfolio == 1")
+        rows = []
+        for p in periods.itertuples():
+            span = pd.period_range(
+                pd.Period(p.period_start, "M") + 1, pd.Period(p.period_end, "M"), freq="M"
+            )
+            assert len(span) == months
+            kf = monthly_factors.loc[monthly_factors.index.to_period("M").isin(span)]
+            rf = np.prod(1 + kf["rf"]) - 1
+            rows.append(
+                {
+                    "y": p.ret - rf,
+                    "mkt_rf": np.prod(1 + kf["mkt_rf"] + kf["rf"]) - 1 - rf,
+                    "smb": np.prod(1 + kf["smb"]) - 1,
+                    "hml": np.prod(1 + kf["hml"]) - 1,
+                }
+            )
+        frame = pd.DataFrame(rows)
+        lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
+        ref = sm.OLS(frame["y"], sm.add_constant(frame[["mkt_rf", "smb", "hml"]])).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags}
+        )
+        row = alphas.query("portfolio == 1 and frequency == @frequency").iloc[0]
+        assert row["factors"] == ("monthly" if months == 1 else "monthly, compounded")
+        assert row["alpha"] == pytest.approx(ref.params["const"], rel=1e-8)
+        assert row["beta_smb"] == pytest.approx(ref.params["smb"], rel=1e-8)
+        assert row["alpha_t"] == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        assert row["alpha_p"] == pytest.approx(
+            2 * stats.t.sf(abs(ref.tvalues["const"]), len(frame) - 4), rel=1e-8
+        )
+        assert row["n"] == len(frame)
+        daily_row = alphas.query("portfolio == 1 and frequency == 'daily'").iloc[0]
+        assert daily_row["factors"] == "daily"
+
+
+def test_alphas_on_too_few_periods_are_not_estimable():
+    data = sample_inputs()
+    universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    res = form_portfolios(universe, data["returns"])
+    # The last 11 quarters only: 7 parameters of FF5+MOM on 11 observations.
+    ends = sorted(res.period_returns["period_end"].unique())[-11:]
+    period = res.period_returns[res.period_returns["period_end"].isin(ends)]
+    alphas = portfolio_alphas(
+        res.daily_returns, period, data["factors_daily"], ["capm", "ff5_mom"]
+    ).query("frequency == 'quarterly'")
+    assert len(alphas) == 2 * 11
+    assert (alphas["n"] == 11).all()
+    assert alphas["status"].str.startswith("not estimable: N = 11 < k + 20").all()
+    assert alphas[["alpha", "alpha_t", "alpha_p", "r2"]].isna().all().all()
+    relaxed = portfolio_alphas(
+        res.daily_returns, period, data["factors_daily"], ["capm"], min_obs_margin=5
+    ).query("frequency == 'quarterly'")
+    assert (relaxed["status"] == "ok").all() and relaxed["alpha_t"].notna().all()

@@ -49,6 +49,7 @@ def toy():
         estimation_window=EST,
         min_estimation_returns=15,
         n_permutations=20000,
+        min_obs_margin=5,  # 9 scored banks, 2 parameters
     )
     return wide, market, day0, cnoi, res
 
@@ -249,9 +250,11 @@ def test_several_events_are_studied_separately():
     pd.testing.assert_frame_equal(
         res.tests.query("event == '2023-05-01'").reset_index(drop=True), single.tests
     )
-    # First Republic's last trade was 2023-04-28: its May window is incomplete.
-    counts = res.counts.query("event == '2023-05-01'").set_index("status")["n_banks"]
-    assert counts.get("incomplete_event_window", 0) >= 1
+    # First Republic's last trade (with its delisting return) was 2023-04-28, day -1 of
+    # the May event: it stays in, with AR zero after day -1.
+    may = res.banks.query("event == '2023-05-01' and stopped_in_window")
+    assert len(may) >= 1 and (may["status"] == "included").all()
+    assert (may["last_rel_day"] == -1).all()
 
 
 def test_batched_fits_match_per_bank_statsmodels_with_gaps():
@@ -286,3 +289,153 @@ def test_batched_fits_match_per_bank_statsmodels_with_gaps():
         assert row["beta"] == pytest.approx(fit.params.iloc[1], rel=1e-8)
         assert row["sigma"] == pytest.approx(np.sqrt(fit.scale), rel=1e-8)
         assert row["car"] == pytest.approx(ar.sum(), rel=1e-8)
+
+
+def test_banks_failing_inside_the_window_stay_in_with_their_delisting_return():
+    data = sample_inputs()
+    market = returns_from_prices(data["benchmarks"], "SPY")
+    res = event_study(data["returns"], ["2023-03-10"], market=market, n_permutations=50)
+    failed = data["returns"].query("delisted and date in ['2023-03-09', '2023-03-10']")
+    assert len(failed) == 2  # one bank delisted on day -1, one on day 0
+    banks = res.banks.set_index("cik")
+    stopped = banks.loc[failed["cik"]]
+    assert (stopped["status"] == "included").all() and stopped["stopped_in_window"].all()
+    assert sorted(stopped["last_rel_day"]) == [-1, 0]
+    ar = res.abnormal_returns.set_index(["cik", "date"])["ar"]
+    for row in failed.itertuples():
+        bank = banks.loc[row.cik]
+        # Last AR carries the -61.5% day (price return and delisting return), zeros after.
+        assert ar[(row.cik, row.date)] == pytest.approx(
+            row.ret - bank["alpha"] - bank["beta"] * market[row.date], rel=1e-10
+        )
+        after = res.abnormal_returns.query("cik == @row.cik and date > @row.date")
+        assert len(after) > 0 and (after["ar"] == 0).all() and not after["traded"].any()
+        assert bank["car"] == pytest.approx(
+            res.abnormal_returns.query("cik == @row.cik")["ar"].sum(), rel=1e-12
+        )
+    tests = res.tests.set_index("test")
+    included = banks.query("status == 'included'")
+    assert tests.loc["n_stopped_in_window", "statistic"] == 2
+    assert tests.loc["caar", "statistic"] == pytest.approx(included["car"].mean())
+    survivors = included.loc[~included["stopped_in_window"].astype(bool), "car"]
+    row = tests.loc["caar_survivors_only"]
+    assert row["statistic"] == pytest.approx(survivors.mean())
+    assert row["n"] == len(included) - 2 and row["sample"].startswith("survivors only")
+    assert tests.loc["caar", "statistic"] < row["statistic"]  # the failures pull it down
+    assert any("2 banks stop trading" in n for n in res.notes)
+
+
+def test_stopped_bank_uses_its_own_traded_days_in_patell_and_bmp(toy):
+    wide, market, day0, *_ = toy
+    stopped = wide.iloc[:, :9].copy()
+    stopped.iloc[day0 + 1 :, 8] = np.nan  # b8 last trades on day 0
+    returns = stopped.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(
+        returns,
+        [wide.index[day0]],
+        market=market,
+        window=WIN,
+        estimation_window=EST,
+        min_estimation_returns=15,
+        n_permutations=10,
+    )
+    hand, L = _by_hand(wide, market, day0)
+    est = np.arange(day0 + EST[0], day0 + EST[1] + 1)
+    x = market.to_numpy()[est]
+    xm = market.to_numpy()[day0 - 1 : day0 + 1]  # b8's traded days -1, 0
+    h8 = hand["b8"]
+    T, sxx = h8["T"], ((x - x.mean()) ** 2).sum()
+    s2 = (h8["resid"] ** 2).sum() / (T - 2)
+    car8 = h8["ar"][:2].sum()
+    scar8 = car8 / np.sqrt(s2 * (2 + 4 / T + ((xm - x.mean()).sum()) ** 2 / sxx))
+    bank = res.banks.set_index("cik").loc["b8"]
+    assert bank["car"] == pytest.approx(car8, rel=1e-9)
+    assert bank["scar"] == pytest.approx(scar8, rel=1e-9)
+    got = res.tests.set_index("test")["statistic"]
+    patell = sum(
+        h["sar"].sum() / np.sqrt(L * (h["T"] - 2) / (h["T"] - 4))
+        for c, h in hand.items()
+        if c != "b8"
+    ) + h8["sar"][:2].sum() / np.sqrt(2 * (T - 2) / (T - 4))
+    assert got["patell_z"] == pytest.approx(patell / 3.0, rel=1e-9)
+
+
+def test_gap_inside_the_window_or_no_trade_on_day_minus_one_is_excluded(toy):
+    wide, market, day0, *_ = toy
+    frame = wide.iloc[:, :9].copy()
+    frame.iloc[day0 - 1, 0] = np.nan  # b0: no return on day -1
+    frame.iloc[day0, 1] = np.nan  # b1: gap on day 0, trades again on day 1
+    returns = frame.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(
+        returns,
+        [wide.index[day0]],
+        market=market,
+        window=WIN,
+        estimation_window=EST,
+        min_estimation_returns=15,
+        n_permutations=10,
+    )
+    status = res.banks.set_index("cik")["status"]
+    assert status["b0"] == "no_return_on_window_start"
+    assert status["b1"] == "incomplete_event_window"
+    assert (status.drop(["b0", "b1"]) == "included").all()
+
+
+def test_kolari_pynnonen_r_averages_pairwise_correlations_over_common_days():
+    rng = np.random.default_rng(5)
+    n_days, n_banks, rho = 320, 40, 0.2
+    dates = pd.bdate_range("2021-01-04", periods=n_days)
+    market = pd.Series(rng.normal(0, 0.01, n_days), index=dates)
+    common = rng.standard_normal(n_days)
+    noise = np.sqrt(rho) * common[:, None] + np.sqrt(1 - rho) * rng.standard_normal(
+        (n_days, n_banks)
+    )
+    wide = pd.DataFrame(
+        market.to_numpy()[:, None] * rng.uniform(0.5, 1.5, n_banks) + 0.01 * noise,
+        index=dates,
+        columns=[f"c{i:02d}" for i in range(n_banks)],
+    )
+    day0 = 300
+    # Estimation windows differ: late listings and scattered missing days.
+    starts = rng.choice([0, 120, 170], size=n_banks, p=[0.4, 0.3, 0.3])
+    for j, start in enumerate(starts):
+        wide.iloc[:start, j] = np.nan
+    wide = wide.mask((rng.random(wide.shape) < 0.05) & (np.arange(n_days) < day0 - 2)[:, None])
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(returns, [dates[day0]], market=market, n_permutations=10)
+    banks = res.banks.set_index("cik").loc[wide.columns]
+    est = wide.iloc[day0 - 250 : day0 - 10]
+    resid = est - banks["alpha"] - np.outer(market.iloc[day0 - 250 : day0 - 10], banks["beta"])
+    corr = resid.corr().to_numpy()  # pairwise complete observations
+    oracle = corr[np.triu_indices(n_banks, 1)].mean()
+    r = res.tests.set_index("test").loc["mean_residual_correlation", "statistic"]
+    assert r == pytest.approx(oracle, rel=1e-9)
+    assert abs(r - rho) < 0.04
+    t_bmp = res.tests.set_index("test").loc["bmp_t", "statistic"]
+    t_kp = res.tests.set_index("test").loc["kolari_pynnonen_t", "statistic"]
+    assert t_kp == pytest.approx(t_bmp * np.sqrt((1 - r) / (1 + (n_banks - 1) * r)), rel=1e-9)
+
+
+def test_car_on_cnoi_below_the_minimum_banks_is_not_estimable(toy):
+    wide, market, day0, cnoi, _ = toy
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    res = event_study(
+        returns,
+        [wide.index[day0]],
+        market=market,
+        cnoi=cnoi,
+        window=WIN,
+        estimation_window=EST,
+        min_estimation_returns=15,
+        n_permutations=10,
+    )  # default margin 10: 9 banks < 2 + 10
+    reg = res.cnoi_regression
+    assert reg["status"].str.startswith("not estimable: 9 banks").all()
+    assert "coef" not in reg or reg["coef"].isna().all()
+    assert any("CAR on CNOI not estimable" in n for n in res.notes)
+
+
+def test_car_on_cnoi_p_values_use_t_with_n_minus_k_df(toy):
+    *_, res = toy
+    reg = res.cnoi_regression.set_index("term").loc["cnoi_slope"]
+    assert reg["p"] == pytest.approx(2 * stats.t.sf(abs(reg["t"]), reg["n"] - 2), rel=1e-9)

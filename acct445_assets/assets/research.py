@@ -110,12 +110,14 @@ class ReturnsConfig(Config):
     cost_bps: float = float(PORTFOLIOS.get("cost_bps", 10.0))
     nw_lags: int | None = PORTFOLIOS.get("nw_lags")
     rebalance: str = str(PORTFOLIOS.get("rebalance", "quarterly"))
+    min_obs_margin: int = int(PORTFOLIOS.get("min_obs_margin", 20))
 
 
 class AlphaConfig(Config):
     models: list[str] = list(ALPHAS.get("models", list(FACTOR_MODELS)))
     nw_lags: int | None = PORTFOLIOS.get("nw_lags")
     rebalance: str = str(PORTFOLIOS.get("rebalance", "quarterly"))
+    min_obs_margin: int = int(PORTFOLIOS.get("min_obs_margin", 20))
 
 
 class EventStudyConfig(Config):
@@ -128,6 +130,7 @@ class EventStudyConfig(Config):
     n_permutations: int = int(EVENTS.get("n_permutations", 2000))
     cnoi_center: float = 50.0
     seed: int = 0
+    min_obs_margin: int = int(EVENTS.get("min_obs_margin", 10))
 
 
 class DidConfig(Config):
@@ -246,6 +249,7 @@ def decile_portfolios(
     ins={
         "decile_portfolios": AssetIn(key=["research", "decile_portfolios"]),
         "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
+        "stg_factors_daily": _warehouse("stg_factors_daily", ["date", "rf"]),
     },
 )
 def decile_returns(
@@ -253,9 +257,11 @@ def decile_returns(
     config: ReturnsConfig,
     decile_portfolios: pd.DataFrame,
     stg_bank_returns: pd.DataFrame,
+    stg_factors_daily: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
     """Daily and holding-period returns of each CNOI group and of the spread (lowest minus
-    highest CNOI group, zero-cost, no rf), with turnover and returns net of costs."""
+    highest non-empty CNOI group, zero-cost, no rf), with turnover and returns net of
+    costs; group Sharpe ratios on excess returns (rf from the daily factors)."""
     params = config.model_dump()
     if "group" not in decile_portfolios or decile_portfolios.empty:
         status = (
@@ -265,6 +271,8 @@ def decile_returns(
         )
         return _not_estimable(context, f"no portfolios to hold: {status}", params)
     assignments = _dates(decile_portfolios, "rebalance_date")
+    factors = _dates(stg_factors_daily, "date")
+    rf = factors.set_index("date")["rf"] if len(factors) else None
     try:
         result = holding_returns(
             assignments,
@@ -272,10 +280,14 @@ def decile_returns(
             config.cost_bps,
             config.nw_lags,
             config.rebalance,
+            rf=rf,
+            min_obs_margin=config.min_obs_margin,
         )
     except ValueError as err:
         return _not_estimable(context, str(err), params)
-    daily = result.daily_returns.assign(frequency="daily", turnover=np.nan, n_banks=np.nan)
+    daily = result.daily_returns.assign(
+        frequency="daily", turnover=np.nan, n_banks=np.nan, short_group=np.nan
+    )
     period = result.period_returns.rename(columns={"period_end": "date"}).assign(
         frequency=config.rebalance
     )
@@ -288,13 +300,25 @@ def decile_returns(
         "ret_net",
         "turnover",
         "n_banks",
+        "short_group",
     ]
     out = pd.concat([period[cols], daily[cols]], ignore_index=True)
     out["portfolio"] = out["portfolio"].map(_label)
     out["status"] = "ok"
     summary = result.summary.assign(portfolio=result.summary["portfolio"].map(_label))
     headline = summary[summary["frequency"] == config.rebalance][
-        ["portfolio", "mean", "nw_t", "sharpe", "mean_turnover", "mean_net", "nw_t_net", "n"]
+        [
+            "portfolio",
+            "mean",
+            "nw_t",
+            "sharpe",
+            "sharpe_basis",
+            "mean_turnover",
+            "mean_net",
+            "nw_t_net",
+            "n",
+            "status",
+        ]
     ]
 
     fig, ax = _figure()
@@ -342,6 +366,7 @@ def decile_returns(
     ins={
         "decile_returns": AssetIn(key=["research", "decile_returns"]),
         "stg_factors_daily": _warehouse("stg_factors_daily"),
+        "stg_factors_monthly": _warehouse("stg_factors_monthly"),
     },
 )
 def factor_alphas(
@@ -349,9 +374,11 @@ def factor_alphas(
     config: AlphaConfig,
     decile_returns: pd.DataFrame,
     stg_factors_daily: pd.DataFrame,
+    stg_factors_monthly: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
     """CAPM, FF3, Carhart, FF5 and FF5+MOM alphas of each group's excess return and of the
-    spread, daily on daily factors and per holding period on factors compounded over it."""
+    spread, daily on daily factors and per holding period on Ken French's monthly factors
+    (compounded over a quarter); fits with too few observations are not estimable."""
     params = config.model_dump()
     if "portfolio" not in decile_returns or decile_returns.empty:
         return _not_estimable(context, "no portfolio returns to explain", params)
@@ -368,14 +395,26 @@ def factor_alphas(
     )
     if factors.empty:
         return _not_estimable(context, "stg_factors_daily is empty", params)
+    monthly = _dates(stg_factors_monthly, "date")
+    params["holding_period_factors"] = (
+        "Ken French monthly" if len(monthly) else "daily, compounded (no monthly factors)"
+    )
     alphas = portfolio_alphas(
-        daily, period, factors, config.models, config.nw_lags, config.rebalance
+        daily,
+        period,
+        factors,
+        config.models,
+        config.nw_lags,
+        config.rebalance,
+        factors_monthly=monthly if len(monthly) else None,
+        min_obs_margin=config.min_obs_margin,
     )
     if alphas.empty:
         return _not_estimable(context, "no overlap between portfolio returns and factors", params)
-    alphas["status"] = "ok"
     spread = alphas[alphas["portfolio"] == SPREAD]
-    headline = spread[["frequency", "model_label", "alpha", "alpha_annual", "alpha_t", "r2", "n"]]
+    headline = spread[
+        ["frequency", "model_label", "alpha", "alpha_annual", "alpha_t", "r2", "n", "status"]
+    ]
     ff5m = alphas[
         (alphas["model"] == config.models[-1]) & (alphas["frequency"] == config.rebalance)
     ]
@@ -440,6 +479,7 @@ def event_study_cars(
             n_permutations=config.n_permutations,
             cnoi_center=config.cnoi_center,
             seed=config.seed,
+            min_obs_margin=config.min_obs_margin,
         )
     except ValueError as err:  # missing benchmark or factors: say so, do not fail the run
         return _not_estimable(context, f"event study not estimable: {err}", params)
@@ -500,9 +540,12 @@ def event_study_cars(
         "caar_by_quartile": MetadataValue.md(f"![CAAR by CNOI quartile]({plot})"),
         "results": MetadataValue.json(published),
     }
-    caar_rows = result.tests[result.tests["test"] == "caar"]
-    if len(caar_rows):
-        meta["caar"] = float(caar_rows["statistic"].iloc[0])
+    by_test = result.tests.groupby("test")["statistic"].first()
+    if "caar" in by_test:
+        meta["caar"] = float(by_test["caar"])
+    if "caar_survivors_only" in by_test:
+        meta["caar_survivors_only_sensitivity"] = float(by_test["caar_survivors_only"])
+        meta["n_stopped_in_window"] = int(by_test["n_stopped_in_window"])
     return Output(cars.assign(status=cars["status"]), metadata=meta)
 
 

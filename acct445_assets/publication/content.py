@@ -38,6 +38,7 @@ def _entry(label, estimate, statistic, name="t", p=None, n=None) -> dict:
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that are estimates: a not-estimable row never reaches the headline table."""
     return frame[frame["status"] == "ok"] if "status" in frame else frame
 
 
@@ -45,7 +46,7 @@ def portfolio_returns_content(summary: pd.DataFrame, rebalance: str) -> dict:
     """Decile statistics; headline: spread (lowest minus highest CNOI group) mean with NW t,
     gross and net of costs, at the holding-period frequency."""
     headline = []
-    spread = summary[(summary["portfolio"] == SPREAD) & (summary["frequency"] == rebalance)]
+    spread = _ok(summary[(summary["portfolio"] == SPREAD) & (summary["frequency"] == rebalance)])
     for row in spread.itertuples():
         headline.append(
             _entry(
@@ -63,7 +64,9 @@ def portfolio_returns_content(summary: pd.DataFrame, rebalance: str) -> dict:
         "latex": {"decile_stats"},
         "captions": {
             "decile_stats": "CNOI groups (1 = most transparent) and spread: mean return, "
-            "Newey-West t, Sharpe, turnover, net of costs",
+            "Newey-West t, annualised Sharpe (groups: of the excess return over rf; spread: "
+            "of its raw zero-cost return; see sharpe_basis), turnover, net of costs; status "
+            "names a t not estimable on too few periods",
             "cumulative_decile_returns": "Cumulative daily log returns of the CNOI groups "
             "and the spread",
         },
@@ -75,6 +78,7 @@ def alphas_content(alphas: pd.DataFrame, rebalance: str) -> dict:
     """All alphas; the spread's as a LaTeX table and one headline per model and frequency."""
     spread = alphas[alphas["portfolio"] == SPREAD]
     label_col = "model_label" if "model_label" in spread else "model"
+    estimated = _ok(spread)
     headline = [
         _entry(
             f"spread alpha, {row[label_col]}, {row['frequency']}",
@@ -83,12 +87,23 @@ def alphas_content(alphas: pd.DataFrame, rebalance: str) -> dict:
             "NW t",
             n=row.get("n"),
         )
-        for _, row in spread.iterrows()
+        for _, row in estimated.iterrows()
         if row["frequency"] == rebalance
     ]
     keep = [
         c
-        for c in ("frequency", label_col, "alpha", "alpha_annual", "alpha_t", "r2", "n")
+        for c in (
+            "frequency",
+            "factors",
+            label_col,
+            "alpha",
+            "alpha_annual",
+            "alpha_t",
+            "alpha_p",
+            "r2",
+            "n",
+            "status",
+        )
         if c in spread
     ]
     return {
@@ -96,7 +111,8 @@ def alphas_content(alphas: pd.DataFrame, rebalance: str) -> dict:
         "latex": {"spread_alphas"},
         "files_only": {"factor_alphas"},
         "captions": {
-            "spread_alphas": "Spread (transparent minus opaque) factor-model alphas, Newey-West t",
+            "spread_alphas": "Spread (transparent minus opaque) factor-model alphas, Newey-West t "
+            "(p from t(N - k)); rows with too few observations are marked not estimable",
             "factor_alphas": "Alphas and betas of every CNOI group",
         },
         "headline": headline,
@@ -104,19 +120,46 @@ def alphas_content(alphas: pd.DataFrame, rebalance: str) -> dict:
 
 
 def event_study_content(result) -> dict:
-    """CAAR with each test statistic, Q4 - Q1 CAR difference, CAR on CNOI (HC3)."""
+    """CAAR (every bank trading on day -1, no survivorship) with each test statistic, Q4 - Q1
+    CAR difference, CAR on CNOI (HC3). The survivors-only CAAR is a sensitivity row of the
+    ``caar_survivorship`` table beside the headline, never a headline itself."""
     tests = result.tests
-    headline = []
+    headline, survivorship = [], []
     for event, block in tests.groupby("event", sort=False) if "event" in tests else ():
+        by_test = block.set_index("test")
         caar = block.loc[block["test"] == "caar", "statistic"]
         caar_value = float(caar.iloc[0]) if len(caar) else None
+        n_stopped = (
+            int(by_test.loc["n_stopped_in_window", "statistic"])
+            if "n_stopped_in_window" in by_test.index
+            else None
+        )
+        for suffix, sample in (
+            ("", "all banks trading on day -1 (headline)"),
+            ("_survivors_only", "survivors only (sensitivity)"),
+        ):
+            if f"caar{suffix}" in by_test.index:
+                t_row = by_test.loc[f"cross_sectional_t{suffix}"]
+                survivorship.append(
+                    {
+                        "event": event,
+                        "sample": sample,
+                        "caar": by_test.loc[f"caar{suffix}", "statistic"],
+                        "t": t_row["statistic"],
+                        "p_value": t_row["p_value"],
+                        "n": by_test.loc[f"caar{suffix}", "n"],
+                        "n_stopped_in_window": n_stopped if not suffix else 0,
+                    }
+                )
         for test, name in EVENT_TESTS.items():
             row = block[block["test"] == test]
             if len(row):
                 row = row.iloc[0]
                 headline.append(
                     _entry(
-                        f"{event} CAAR",
+                        f"{event} CAAR (all banks trading on day -1"
+                        + (f"; {n_stopped} stop trading in the window" if n_stopped else "")
+                        + ")",
                         caar_value,
                         row["statistic"],
                         name,
@@ -151,7 +194,7 @@ def event_study_content(result) -> dict:
         )
     regression = result.cnoi_regression
     slopes = regression[regression["term"] == "cnoi_slope"] if "term" in regression else regression
-    for row in slopes.to_dict("records"):
+    for row in _ok(slopes).to_dict("records"):
         headline.append(
             _entry(
                 f"{row['event']} CAR on CNOI slope",
@@ -164,14 +207,18 @@ def event_study_content(result) -> dict:
         )
     return {
         "tables": {
+            "caar_survivorship": pd.DataFrame(survivorship),
             "tests": tests,
             "quartiles": result.quartiles,
             "quartile_difference": result.quartile_difference,
             "car_on_cnoi": regression,
             "bank_counts": result.counts,
         },
-        "latex": {"tests", "quartile_difference", "car_on_cnoi"},
+        "latex": {"caar_survivorship", "tests", "quartile_difference", "car_on_cnoi"},
         "captions": {
+            "caar_survivorship": "CAAR with every bank that traded on day -1 (headline; a bank "
+            "that stops trading has ARs through its last price incl. the delisting return, "
+            "zero after) and survivors only (sensitivity), cross-sectional t",
             "tests": "CAAR and its tests (cross-sectional t, Patell, BMP, Kolari-Pynnonen, "
             "Corrado, generalised sign)",
             "quartiles": "CAAR by CNOI quartile (Q4 = most opaque)",

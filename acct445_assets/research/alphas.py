@@ -2,20 +2,29 @@
 
 Each group's excess return (return - rf) and the spread (already zero-cost, so no rf)
 are regressed on each model at the frequency of the returns: daily portfolio returns on
-daily factors, holding-period returns on daily factors compounded over exactly the same
-holding periods. All portfolios sharing a sample are estimated in one least-squares call.
+daily factors; monthly holding periods on Ken French's monthly factors and quarterly ones
+on the monthly factors compounded over the quarter (``factors`` column). Without monthly
+factors, holding periods fall back to daily factors compounded over exactly the same
+periods, and the ``factors`` column says so. All portfolios sharing a sample are
+estimated in one least-squares call.
+
+A fit needs N >= k + ``min_obs_margin`` observations (k parameters incl. the intercept);
+below that its row has ``status`` "not estimable: ..." and no estimates. p-values of the
+alphas use t(N - k).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .factor_models import (
     FACTOR_MODELS,
     MODEL_LABELS,
     check_decimal_factors,
     compound_factors,
+    compound_monthly_factors,
     design_matrix,
     model_factors,
 )
@@ -42,6 +51,7 @@ def regress_on_models(
     models=tuple(FACTOR_MODELS),
     nw_lags: int | None = None,
     frequency: str = "daily",
+    min_obs_margin: int = 20,
 ) -> pd.DataFrame:
     """OLS with Newey-West SEs of each column of ``returns`` (already excess) on each model.
 
@@ -60,7 +70,25 @@ def regress_on_models(
         values = joined[returns.columns].to_numpy(dtype=float)
         finite = np.isfinite(values) & factor_ok[:, None]
         nobs = finite.sum(axis=0)
-        estimable = nobs > len(cols) + 2
+        n_params = len(cols) + 1
+        estimable = nobs >= n_params + min_obs_margin
+        if (~estimable).any():
+            short = np.flatnonzero(~estimable)
+            blocks.append(
+                pd.DataFrame(
+                    {
+                        "portfolio": np.asarray(returns.columns)[short],
+                        "model": model,
+                        "model_label": MODEL_LABELS[model],
+                        "n": nobs[short],
+                        "status": [
+                            f"not estimable: N = {n} < k + {min_obs_margin} = "
+                            f"{n_params + min_obs_margin} ({n_params} parameters)"
+                            for n in nobs[short]
+                        ],
+                    }
+                )
+            )
         X = design_matrix(joined[cols].fillna(0.0), model)
         spans = estimable & contiguous_columns(finite)
         fits = []
@@ -84,6 +112,9 @@ def regress_on_models(
     if not blocks:
         return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
     out = pd.concat(blocks, ignore_index=True)
+    for col in ("alpha", "alpha_se", "alpha_t", "alpha_p", "r2"):
+        if col not in out:
+            out[col] = np.nan
     out.insert(1, "frequency", frequency)
     out.insert(5, "alpha_annual", out["alpha"] * per_year)
     order = {name: i for i, name in enumerate(returns.columns)}
@@ -99,6 +130,9 @@ def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
     first = observed.argmax(axis=0)
     last = len(dates) - 1 - observed[::-1].argmax(axis=0)
     size = len(members)
+    nobs = np.broadcast_to(fit.nobs, size)
+    # Small samples: t(N - k) rather than the normal for the alpha's p-value.
+    alpha_p = 2.0 * stats.t.sf(np.abs(fit.tvalues[0]), nobs - len(cols) - 1)
     frame = {
         "portfolio": np.asarray(names)[members],
         "model": model,
@@ -106,12 +140,13 @@ def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
         "alpha": fit.params[0],
         "alpha_se": fit.bse[0],
         "alpha_t": fit.tvalues[0],
-        "alpha_p": fit.pvalues[0],
+        "alpha_p": alpha_p,
         "r2": fit.rsquared,
-        "n": np.broadcast_to(fit.nobs, size),
+        "n": nobs,
         "nw_lags": np.broadcast_to(fit.lags, size),
         "start": dates[first],
         "end": dates[last],
+        "status": "ok",
     }
     for f in ALL_FACTORS:
         frame[f"beta_{f}"] = fit.params[1 + cols.index(f)] if f in cols else np.nan
@@ -126,28 +161,40 @@ def portfolio_alphas(
     models=tuple(FACTOR_MODELS),
     nw_lags: int | None = None,
     period_frequency: str = "quarterly",
+    factors_monthly: pd.DataFrame | None = None,
+    min_obs_margin: int = 20,
 ) -> pd.DataFrame:
     """Alphas of every portfolio at daily and holding-period frequency.
 
     daily_returns: ``date, portfolio, ret``; period_returns: ``period_start, period_end,
     portfolio, ret`` (the outputs of ``portfolios.form_portfolios``); factors in decimals.
+    ``factors_monthly`` (Ken French's monthly file) drives the holding-period fits when
+    given (METHODS 4); otherwise daily factors are compounded over each period.
     """
     factors = check_decimal_factors(factors_daily, "factors_daily")
     daily = daily_returns.pivot(index="date", columns="portfolio", values="ret")
     daily.index = pd.DatetimeIndex(daily.index)
     out = [
-        regress_on_models(excess_returns(daily, factors["rf"]), factors, models, nw_lags, "daily")
+        regress_on_models(
+            excess_returns(daily, factors["rf"]), factors, models, nw_lags, "daily", min_obs_margin
+        ).assign(factors="daily")
     ]
     if len(period_returns):
         period = period_returns.pivot(index="period_end", columns="portfolio", values="ret")
         period.index = pd.DatetimeIndex(period.index)
-        starts = pd.DatetimeIndex(period_returns["period_start"].unique())
-        ends = starts.union(pd.DatetimeIndex(period.index))
-        compounded = compound_factors(factors, ends)
-        # Only periods the factor data fully covers.
         start_of = period_returns.groupby("period_end")["period_start"].first()
         period_start = pd.DatetimeIndex(start_of.reindex(period.index))
-        covered = (period_start >= factors.index[0]) & (period.index <= factors.index[-1])
+        if factors_monthly is not None:
+            compounded = compound_monthly_factors(factors_monthly, period_start, period.index)
+            covered = compounded.notna().all(axis=1).to_numpy()
+            source = "monthly" if period_frequency == "monthly" else "monthly, compounded"
+        else:
+            starts = pd.DatetimeIndex(period_returns["period_start"].unique())
+            ends = starts.union(pd.DatetimeIndex(period.index))
+            compounded = compound_factors(factors, ends)
+            # Only periods the factor data fully covers.
+            covered = (period_start >= factors.index[0]) & (period.index <= factors.index[-1])
+            source = "daily, compounded"
         period = period.loc[covered]
         out.append(
             regress_on_models(
@@ -156,6 +203,7 @@ def portfolio_alphas(
                 models,
                 nw_lags,
                 period_frequency,
-            )
+                min_obs_margin,
+            ).assign(factors=source)
         )
     return pd.concat(out, ignore_index=True)

@@ -13,14 +13,26 @@ s_i the residual sd, X the design, x_t a design row):
   correction is 1 + 1/T_i + (Rm_t - mean Rm)^2 / sum (Rm - mean Rm)^2);
 - BMP: SCAR_i = CAR_i / (s_i sqrt(L + 1'X_e (X'X)^-1 X_e' 1)), the CAR's own forecast-error
   sd; t = mean SCAR / (sd SCAR / sqrt N), t(N-1);
-- Kolari-Pynnonen: t_BMP sqrt((1 - r) / (1 + (N - 1) r)), r the mean pairwise correlation
-  of estimation residuals (computed in O(NT) from standardised residuals; exact when the
-  banks share their estimation days);
+- Kolari-Pynnonen: t_BMP sqrt((1 - r) / (1 + (N - 1) r)), r the mean over bank pairs of
+  the Pearson correlation of estimation residuals, each pair over its own common days
+  (pairs with fewer than 3 common days are left out);
 - Corrado: ranks of each bank's ARs over estimation + event window, U_it = K_it/(n_i+1)
   - 1/2, Ubar_t the cross-sectional mean, S_U = sqrt(mean over all window days of
   Ubar_t^2), statistic sum_{event days} Ubar_t / (sqrt L S_U);
 - generalised sign (Cowan 1992): p0 = mean_i share of positive estimation ARs,
   Z = (w - N p0) / sqrt(N p0 (1 - p0)), w = number of positive CARs.
+
+Survivorship (METHODS 5): every bank with a return on the first event-window day (day -1)
+and enough estimation returns is in. A bank that stops trading inside the window (its
+last return, which in ``stg_bank_returns`` already compounds the delisting return, is
+followed by no return on any later window day) has ARs through that last day and zero
+after; its Patell and BMP variances use its own number of traded window days L_i, and
+the Corrado ranks leave its untraded days out. A bank with a gap inside the window that
+trades again later is excluded (``incomplete_event_window``). The survivors-only CAAR
+and its cross-sectional t are reported as sensitivity rows of ``tests``.
+
+The cross-sectional regression of CAR on CNOI needs N >= k + ``min_obs_margin`` banks;
+below that it is reported as not estimable, with the reason. Its p-values use t(N - k).
 """
 
 from __future__ import annotations
@@ -43,9 +55,11 @@ class EventWindowError(ValueError):
 
 @dataclass
 class EventStudyResult:
-    banks: pd.DataFrame  # event, cik, status, n_est, alpha, beta, sigma, car, scar, cnoi, quartile
-    abnormal_returns: pd.DataFrame  # event, cik, rel_day, date, ar (included banks)
-    tests: pd.DataFrame  # event, test, statistic, p_value, n
+    # event, cik, status, n_est, stopped_in_window, last_rel_day, alpha, beta, sigma, car,
+    # scar, cnoi, quartile
+    banks: pd.DataFrame
+    abnormal_returns: pd.DataFrame  # event, cik, rel_day, date, ar, traded (included banks)
+    tests: pd.DataFrame  # event, test, statistic, p_value, n, sample
     quartiles: pd.DataFrame  # event, quartile, n, caar, sd, t
     quartile_difference: pd.DataFrame  # event, diff, welch_t, welch_p, perm_p, n_q1, n_q4
     cnoi_regression: pd.DataFrame  # event, term, coef, se, t, p, ci_low, ci_high, n, r2
@@ -106,17 +120,53 @@ def _quadratic_form(xtx: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.einsum("lk,nkl->nl", rows, solved)
 
 
-def _mean_pairwise_correlation(resid: np.ndarray, mask: np.ndarray) -> float:
+def _mean_pairwise_correlation(
+    resid: np.ndarray, mask: np.ndarray, min_common: int = 3, chunk: int = 256
+) -> float:
+    """Mean over bank pairs of the Pearson correlation of ``resid`` columns on each pair's
+    common rows (``mask`` True in both), as ``DataFrame.corr()`` computes pairwise.
+
+    Banks sharing the most common estimation sample are handled in O(N T) (their pairs'
+    common days are that sample); every pair involving another bank comes from masked
+    cross-product sums, a few (b x T) @ (T x N) products per chunk of b such banks.
+    """
     n_banks = resid.shape[1]
     if n_banks < 2:
         return np.nan
-    count = mask.sum(axis=0)
-    mean = np.where(mask, resid, 0.0).sum(axis=0) / count
-    centred = np.where(mask, resid - mean, 0.0)
-    sd = np.sqrt((centred**2).sum(axis=0) / count)
-    z = centred / sd
-    cross = (z.sum(axis=1) ** 2).sum() - (z**2).sum()
-    return float(cross / resid.shape[0] / (n_banks * (n_banks - 1)))
+    patterns, inverse, sizes = np.unique(mask.T, axis=0, return_inverse=True, return_counts=True)
+    inverse = np.asarray(inverse).ravel()
+    common = inverse == sizes.argmax()
+    total, pairs = 0.0, 0.0
+    n_common = int(common.sum())
+    rows = patterns[sizes.argmax()]
+    if n_common >= 2 and rows.sum() >= min_common:
+        z = resid[rows][:, common]
+        z = z - z.mean(axis=0)
+        z = z / np.sqrt((z**2).mean(axis=0))
+        total += float(((z.sum(axis=1) ** 2).sum() - (z**2).sum()) / rows.sum())
+        pairs += n_common * (n_common - 1)
+    others = np.flatnonzero(~common)
+    if len(others):
+        weight_mask = mask.astype(float)
+        values = np.where(mask, resid, 0.0)
+        squares = values**2
+        # Ordered pairs: a partner in the common block is seen once here, so it counts twice.
+        pair_weight = np.where(common, 2.0, 1.0)
+        for start in range(0, len(others), chunk):
+            cols = others[start : start + chunk]
+            m_i, x_i = weight_mask[:, cols], values[:, cols]
+            n_ij = m_i.T @ weight_mask
+            sx, sy = x_i.T @ weight_mask, m_i.T @ values
+            var_x = n_ij * (squares[:, cols].T @ weight_mask) - sx**2
+            var_y = n_ij * (m_i.T @ squares) - sy**2
+            cov = n_ij * (x_i.T @ values) - sx * sy
+            valid = (n_ij >= min_common) & (var_x > 0) & (var_y > 0)
+            valid[np.arange(len(cols)), cols] = False
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = np.where(valid, cov / np.sqrt(var_x * var_y), 0.0)
+            total += float((corr * pair_weight).sum())
+            pairs += float((valid * pair_weight).sum())
+    return total / pairs if pairs else np.nan
 
 
 def _assign_quartiles(values: pd.Series) -> pd.Series:
@@ -138,6 +188,7 @@ def single_event(
     n_permutations: int = 2000,
     cnoi_center: float = 50.0,
     seed: int = 0,
+    min_obs_margin: int = 10,
 ) -> dict:
     """One event. ``returns_wide``: dates x banks of simple returns. See ``event_study``."""
     if window[0] > window[1] or estimation_window[0] > estimation_window[1]:
@@ -178,33 +229,56 @@ def single_event(
     x_ok = np.isfinite(x_est).all(axis=1)
     mask = np.isfinite(y_est) & x_ok[:, None]
     n_est = mask.sum(axis=0)
-    complete = np.isfinite(y_evt).all(axis=0)
+    n_window = len(evt_rows)
+    traded = np.isfinite(y_evt)
+    # Last traded window day of each bank; a bank "stops" when no later window day trades.
+    last_day = n_window - 1 - traded[::-1].argmax(axis=0)
+    after_last = np.arange(n_window)[:, None] > last_day[None, :]
+    on_start = traded[0]
+    no_gap = (traded | after_last).all(axis=0)
     if not np.isfinite(x_evt).all():
         raise EventWindowError(
             f"event {label}: the benchmark/factors miss a day of the event window"
         )
     enough = n_est >= min_estimation_returns
-    included = enough & complete
+    eligible = on_start & no_gap
+    included = enough & eligible
     status = np.where(
         included,
         "included",
-        np.where(~complete, "incomplete_event_window", "too_few_estimation_returns"),
+        np.where(
+            ~on_start,
+            "no_return_on_window_start",
+            np.where(~no_gap, "incomplete_event_window", "too_few_estimation_returns"),
+        ),
     )
-    banks = pd.DataFrame({"event": label, "cik": ciks, "status": status, "n_est": n_est})
+    stopped_all = eligible & ~traded.all(axis=0)
+    banks = pd.DataFrame(
+        {
+            "event": label,
+            "cik": ciks,
+            "status": status,
+            "n_est": n_est,
+            "stopped_in_window": np.where(included, stopped_all, False),
+            "last_rel_day": np.where(included, window[0] + last_day, np.nan),
+        }
+    )
     idx = np.flatnonzero(included)
     n_banks = len(idx)
-    n_window = len(evt_rows)
     if n_banks < 2:
         raise EventWindowError(
             f"event {label}: only {n_banks} banks have {min_estimation_returns}+ estimation returns "
-            "and a complete event window"
+            "and a return on the first event-window day"
         )
     y_est, y_evt, mask, n_i = y_est[:, idx], y_evt[:, idx], mask[:, idx], n_est[idx].astype(float)
+    traded, after_last = traded[:, idx], after_last[:, idx]
+    stopped = stopped_all[idx]
+    n_traded = traded.sum(axis=0).astype(float)
 
     if model == "market_adjusted":
         k = 1
         resid = np.where(mask, y_est - x_est, np.nan)
-        ar = y_evt - x_evt
+        ar = np.where(traded, y_evt - x_evt, 0.0)
         mean_resid = np.nanmean(resid, axis=0)
         sigma2 = np.nansum((resid - mean_resid) ** 2, axis=0) / (n_i - 1)
         correction = np.zeros((n_banks, n_window))
@@ -216,23 +290,27 @@ def single_event(
         design_est = np.column_stack([np.ones(len(est_rows)), np.nan_to_num(x_est)])
         design_evt = np.column_stack([np.ones(n_window), x_evt])
         resid = np.where(mask, y_est - design_est @ coef.T, np.nan)
-        ar = y_evt - design_evt @ coef.T
+        ar = np.where(traded, y_evt - design_evt @ coef.T, 0.0)
         sigma2 = np.nansum(resid**2, axis=0) / (n_i - k)
         correction = _quadratic_form(xtx, design_evt / scale)
-        car_correction = _quadratic_form(xtx, (design_evt / scale).sum(axis=0, keepdims=True))[:, 0]
+        # Sum of the design rows over each bank's own traded window days: (N, k).
+        traded_sum = traded.T.astype(float) @ (design_evt / scale)
+        car_correction = np.einsum(
+            "nk,nk->n", traded_sum, np.linalg.solve(xtx, traded_sum[..., None])[..., 0]
+        )
     sigma = np.sqrt(sigma2)
     car = ar.sum(axis=0)
     dof = n_i - k
 
     sar = ar / (sigma[None, :] * np.sqrt(1.0 + correction.T))
     csar = sar.sum(axis=0)
-    patell_z = float(np.sum(csar / np.sqrt(n_window * dof / (dof - 2.0))) / np.sqrt(n_banks))
-    scar = car / (sigma * np.sqrt(n_window + car_correction))
+    patell_z = float(np.sum(csar / np.sqrt(n_traded * dof / (dof - 2.0))) / np.sqrt(n_banks))
+    scar = car / (sigma * np.sqrt(n_traded + car_correction))
     t_cs = car.mean() / (car.std(ddof=1) / np.sqrt(n_banks))
     t_bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(n_banks))
     r_bar = _mean_pairwise_correlation(resid, mask)
     t_kp = t_bmp * np.sqrt((1.0 - r_bar) / (1.0 + (n_banks - 1) * r_bar))
-    combined = pd.DataFrame(np.vstack([resid, ar]))
+    combined = pd.DataFrame(np.vstack([resid, np.where(traded, ar, np.nan)]))
     ranks = combined.rank(axis=0, method="average").to_numpy()
     n_valid = np.isfinite(combined.to_numpy()).sum(axis=0)
     u = ranks / (n_valid + 1.0) - 0.5
@@ -243,8 +321,21 @@ def single_event(
     positive = int((car > 0).sum())
     z_sign = (positive - n_banks * p0) / np.sqrt(n_banks * p0 * (1 - p0))
 
-    def t_p(t):
-        return float(2 * stats.t.sf(abs(t), n_banks - 1))
+    def t_p(t, n=n_banks):
+        return float(2 * stats.t.sf(abs(t), n - 1))
+
+    survivors = car[~stopped]
+    n_survivors = len(survivors)
+    t_survivors = (
+        survivors.mean() / (survivors.std(ddof=1) / np.sqrt(n_survivors))
+        if n_survivors >= 2
+        else np.nan
+    )
+    if stopped.any():
+        notes.append(
+            f"event {label}: {int(stopped.sum())} banks stop trading inside the window; "
+            "their ARs run through the last price (incl. the delisting return), zero after"
+        )
 
     def z_p(z):
         return float(2 * stats.norm.sf(abs(z)))
@@ -260,9 +351,19 @@ def single_event(
             ("generalized_sign_z", z_sign, z_p(z_sign)),
             ("mean_residual_correlation", r_bar, np.nan),
             ("sign_p0", p0, np.nan),
+            ("n_stopped_in_window", float(stopped.sum()), np.nan),
         ],
         columns=["test", "statistic", "p_value"],
-    ).assign(event=label, n=n_banks)
+    ).assign(event=label, n=n_banks, sample="all banks trading on day -1")
+    sensitivity = pd.DataFrame(
+        [
+            ("caar", survivors.mean() if n_survivors else np.nan, np.nan),
+            ("cross_sectional_t", t_survivors, t_p(t_survivors, n_survivors)),
+        ],
+        columns=["test", "statistic", "p_value"],
+    ).assign(event=label, n=n_survivors, sample="survivors only (sensitivity)")
+    sensitivity["test"] = sensitivity["test"] + "_survivors_only"
+    tests = pd.concat([tests, sensitivity], ignore_index=True)
 
     fitted = pd.DataFrame(
         {
@@ -283,6 +384,7 @@ def single_event(
             "rel_day": np.repeat(rel_days, n_banks),
             "date": np.repeat(calendar[evt_rows], n_banks),
             "ar": ar.ravel(),
+            "traded": traded.ravel(),
         }
     )
 
@@ -339,9 +441,21 @@ def single_event(
                     }
                 ]
             )
-        if len(scored) >= 3:
+        terms = [f"car_at_cnoi_{cnoi_center:g}", "cnoi_slope"]
+        needed = len(terms) + min_obs_margin
+        if len(scored) < needed:
+            reason = (
+                f"not estimable: {len(scored)} banks with a CNOI < k + margin = "
+                f"{len(terms)} + {min_obs_margin}"
+            )
+            notes.append(f"event {label}: CAR on CNOI {reason}")
+            regression = pd.DataFrame(
+                {"event": label, "term": terms, "n": len(scored), "status": reason}
+            )
+        else:
             exog = sm.add_constant(scored["cnoi"].to_numpy() - cnoi_center)
-            fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3")
+            # use_t: p-values and CI from t(N - k), as for a small cross-section.
+            fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3", use_t=True)
             ci = fit.conf_int()
             regression = pd.DataFrame(
                 {
@@ -355,6 +469,7 @@ def single_event(
                     "ci_high": ci[:, 1],
                     "n": int(fit.nobs),
                     "r2": fit.rsquared,
+                    "status": "ok",
                 }
             )
     counts = banks["status"].value_counts().rename_axis("status").reset_index(name="n_banks")
@@ -413,6 +528,7 @@ def event_study(
     n_permutations: int = 2000,
     cnoi_center: float = 50.0,
     seed: int = 0,
+    min_obs_margin: int = 10,
 ) -> EventStudyResult:
     """Event study for each event date.
 
@@ -457,6 +573,7 @@ def event_study(
                     n_permutations=n_permutations,
                     cnoi_center=cnoi_center,
                     seed=seed,
+                    min_obs_margin=min_obs_margin,
                 )
             )
         except EventWindowError as err:
@@ -484,5 +601,7 @@ def event_study(
         "min_estimation_returns": min_estimation_returns,
         "n_permutations": n_permutations,
         "cnoi_center": cnoi_center,
+        "min_obs_margin": min_obs_margin,
+        "survivorship": "banks trading on day -1 kept; AR zero after the last price",
     }
     return EventStudyResult(**joined, notes=notes, params=params)

@@ -83,6 +83,41 @@ def compound_factors(factors: pd.DataFrame, period_ends: pd.DatetimeIndex) -> pd
     return out
 
 
+def compound_monthly_factors(
+    monthly: pd.DataFrame, period_starts, period_ends, name: str = "factors_monthly"
+) -> pd.DataFrame:
+    """Ken French monthly decimal factors compounded over each holding period (METHODS 4).
+
+    Period p holds the calendar months m with month(period_starts[p]) < m <=
+    month(period_ends[p]) (rebalancing on the last session of a month or quarter), so a
+    monthly period is one Ken French month and a quarterly one three. Indexed by
+    ``period_ends``; a period with any month missing from ``monthly`` is NaN. mkt_rf
+    compounds as the market total return minus the compounded rf.
+    """
+    frame = check_decimal_factors(monthly, name)
+    frame.index = frame.index.to_period("M")
+    if frame.index.duplicated().any():
+        raise ValueError(
+            f"{name}: more than one row for month {frame.index[frame.index.duplicated()][0]}"
+        )
+    starts = pd.DatetimeIndex(pd.to_datetime(period_starts)).to_period("M")
+    ends = pd.DatetimeIndex(pd.to_datetime(period_ends))
+    cols = [c for c in FACTOR_COLUMNS if c in frame.columns]
+    gross = np.log1p(frame[cols])
+    market = np.log1p(frame["mkt_rf"] + frame["rf"])
+    rows = []
+    for start, end in zip(starts, ends.to_period("M"), strict=True):
+        months = pd.period_range(start + 1, end, freq="M")
+        if len(months) == 0 or not months.isin(frame.index).all():
+            rows.append(pd.Series(np.nan, index=cols))
+            continue
+        out = np.expm1(gross.loc[months].sum())
+        out["mkt_rf"] = np.expm1(market.loc[months].sum()) - out["rf"]
+        rows.append(out)
+    result = pd.DataFrame(rows, index=pd.DatetimeIndex(ends, name="date"))
+    return result[cols]
+
+
 def design_matrix(factors: pd.DataFrame, model: str) -> np.ndarray:
     """[1, factors of the model] as a float array in row order of ``factors``."""
     cols = list(model_factors(model))

@@ -3,7 +3,15 @@
 Groups are numbered 1..G from the lowest CNOI (most transparent) to the highest
 (most opaque). Breakpoints come from each rebalance date's own cross-section; with
 fewer than ``min_per_group`` banks per group the date uses fewer groups and says so.
-Ties share the lowest rank, so tied banks all land in the lower group.
+Ties share the lowest rank, so tied banks all land in the lower group. Ties can leave the
+top group(s) empty; the spread's short leg is then the highest non-empty group, recorded
+as ``short_group`` in the breakpoints and period returns and named in the notes
+(METHODS 3: an empty group is never silently dropped).
+
+Sharpe ratios (METHODS 3) are on excess returns (minus rf over the same day or holding
+period) for the groups and on the raw return for the zero-cost spread; ``sharpe_basis``
+says which. Newey-West t of a mean needs N >= 1 + ``min_obs_margin`` observations; below
+that the t is not estimable and ``status`` says why (the mean is still reported).
 
 Holding returns are buy-and-hold from the close of rebalance date d to the close of the
 next rebalance date: the daily group return weights each bank by its value drifted
@@ -31,10 +39,11 @@ SPREAD = "spread"
 @dataclass
 class PortfolioResult:
     assignments: pd.DataFrame  # rebalance_date, cik, cnoi, market_value, group, weight, n_groups
-    breakpoints: pd.DataFrame  # rebalance_date, group, n_banks, cnoi_min, cnoi_max, n_groups
+    # rebalance_date, group, n_banks, cnoi_min, cnoi_max, n_groups, short_group
+    breakpoints: pd.DataFrame
     period_returns: (
         pd.DataFrame
-    )  # period_start, period_end, portfolio, ret, turnover, ret_net, n_banks
+    )  # period_start, period_end, portfolio, ret, turnover, ret_net, n_banks, short_group
     daily_returns: pd.DataFrame  # date, period_start, portfolio, ret, ret_net
     summary: pd.DataFrame  # per portfolio and frequency
     params: dict = field(default_factory=dict)
@@ -116,6 +125,13 @@ def assign_groups(
                 f"{day.date()}: {row['n_banks']} banks -> {row['n_groups']} groups instead of {n_groups}"
             )
     frame = frame.loc[frame["n_groups"] >= 2]
+    frame["short_group"] = frame.groupby("rebalance_date")["group"].transform("max")
+    emptied = frame.groupby("rebalance_date")[["short_group", "n_groups"]].first()
+    for day, row in emptied[emptied["short_group"] < emptied["n_groups"]].iterrows():
+        notes.append(
+            f"{day.date()}: ties leave groups {int(row['short_group']) + 1}..{int(row['n_groups'])} "
+            f"empty; the spread's short leg is group {int(row['short_group'])}"
+        )
     breakpoints = (
         frame.groupby(["rebalance_date", "group"])
         .agg(
@@ -123,6 +139,7 @@ def assign_groups(
             cnoi_min=("cnoi", "min"),
             cnoi_max=("cnoi", "max"),
             n_groups=("n_groups", "first"),
+            short_group=("short_group", "first"),
         )
         .reset_index()
     )
@@ -197,13 +214,18 @@ def form_portfolios(
     nw_lags: int | None = None,
     frequency: str = "quarterly",
     min_per_group: int = 3,
+    rf: pd.Series | None = None,
+    min_obs_margin: int = 20,
 ) -> PortfolioResult:
     """Quantile portfolios on ``universe`` (rebalance_universe contract) held with ``returns``
-    (``date, cik, ret`` daily simple returns, delisting returns already applied)."""
+    (``date, cik, ret`` daily simple returns, delisting returns already applied); ``rf``
+    daily decimal risk-free returns by date for the groups' Sharpe ratios."""
     assignments, breakpoints, notes = weight_portfolios(
         universe, n_groups, weighting, min_per_group
     )
-    result = holding_returns(assignments, returns, cost_bps, nw_lags, frequency)
+    result = holding_returns(
+        assignments, returns, cost_bps, nw_lags, frequency, rf=rf, min_obs_margin=min_obs_margin
+    )
     result.breakpoints = breakpoints
     result.notes = notes + result.notes
     result.params.update(n_groups=n_groups, weighting=weighting, min_per_group=min_per_group)
@@ -216,9 +238,15 @@ def holding_returns(
     cost_bps: float = 10.0,
     nw_lags: int | None = None,
     frequency: str = "quarterly",
+    rf: pd.Series | None = None,
+    min_obs_margin: int = 20,
 ) -> PortfolioResult:
     """Daily and holding-period returns of the groups in ``assignments`` (rebalance_date,
-    cik, group, weight, n_groups) and of their spread, with turnover and net returns."""
+    cik, group, weight, n_groups) and of their spread, with turnover and net returns.
+
+    The spread is the lowest group minus the highest non-empty group of each date. ``rf``:
+    daily decimal risk-free returns indexed by date (compounded over each holding period)
+    for the groups' excess-return Sharpe ratios; without it those are NaN."""
     missing = [
         c for c in ("rebalance_date", "cik", "group", "weight", "n_groups") if c not in assignments
     ]
@@ -243,7 +271,8 @@ def holding_returns(
     weight_at = np.zeros((n_periods, n_banks))
     group_at[date_pos[in_data], bank_pos[in_data]] = assignments["group"].to_numpy()[in_data]
     weight_at[date_pos[in_data], bank_pos[in_data]] = assignments["weight"].to_numpy()[in_data]
-    top_group = assignments.groupby("rebalance_date")["n_groups"].first().reindex(rebal).to_numpy()
+    # The short leg: the highest non-empty group of each date (ties can empty the top ones).
+    top_group = assignments.groupby("rebalance_date")["group"].max().reindex(rebal).to_numpy()
 
     ret = wide.to_numpy(dtype=float)
     traded = np.isfinite(ret)
@@ -332,13 +361,27 @@ def holding_returns(
             "turnover": turnover_all[held_periods].ravel(),
             "ret_net": period_net.ravel(),
             "n_banks": group_counts[held_periods].ravel(),
+            "short_group": np.repeat(top_group[held_periods], len(names)),
         }
     ).dropna(subset=["ret"])
 
+    # rf compounded over each holding period (NaN when a day of the period lacks rf).
+    rf_daily = (
+        pd.Series(np.nan, index=days)
+        if rf is None
+        else pd.Series(rf, dtype=float).set_axis(pd.DatetimeIndex(rf.index)).reindex(days)
+    )
+    log_rf = np.log1p(rf_daily.to_numpy())
+    rf_sum = np.bincount(period_of_day, np.nan_to_num(log_rf), minlength=n_periods)
+    rf_missing = np.bincount(period_of_day, np.isnan(log_rf), minlength=n_periods) > 0
+    period_rf = pd.Series(
+        np.where(rf_missing, np.nan, np.expm1(rf_sum))[held_periods], index=rebal[held_periods]
+    )
+
     summary = pd.concat(
         [
-            summarise(period_long, frequency, nw_lags),
-            summarise(daily_long, "daily", nw_lags),
+            summarise(period_long, frequency, nw_lags, period_rf, min_obs_margin),
+            summarise(daily_long, "daily", nw_lags, rf_daily, min_obs_margin),
         ],
         ignore_index=True,
     )
@@ -347,32 +390,68 @@ def holding_returns(
         "nw_lags": nw_lags,
         "frequency": frequency,
         "n_rebalance_dates": n_periods,
+        "min_obs_margin": min_obs_margin,
+        "rf_supplied": rf is not None,
     }
     return PortfolioResult(
         assignments, pd.DataFrame(), period_long, daily_long, summary, params, []
     )
 
 
-def summarise(long: pd.DataFrame, frequency: str, nw_lags: int | None = None) -> pd.DataFrame:
-    """Mean, Newey-West t, annualised Sharpe, turnover and net mean per portfolio."""
+def summarise(
+    long: pd.DataFrame,
+    frequency: str,
+    nw_lags: int | None = None,
+    rf: pd.Series | None = None,
+    min_obs_margin: int = 20,
+) -> pd.DataFrame:
+    """Mean, Newey-West t, annualised Sharpe, turnover and net mean per portfolio.
+
+    ``rf`` is indexed like ``long``'s date (daily) or period_start (holding periods): the
+    groups' Sharpe ratios use ret - rf, the spread's its raw zero-cost return. The NW t
+    needs N >= 1 + ``min_obs_margin``.
+    """
     index_col = "date" if "date" in long.columns else "period_start"
     gross = long.pivot(index=index_col, columns="portfolio", values="ret")
     net = long.pivot(index=index_col, columns="portfolio", values="ret_net")
     gross_stats = newey_west_mean(gross, lags=nw_lags)
     net_stats = newey_west_mean(net, lags=nw_lags)
+    rf_aligned = (
+        pd.Series(np.nan, index=gross.index)
+        if rf is None
+        else pd.Series(rf).set_axis(pd.DatetimeIndex(pd.Series(rf).index)).reindex(gross.index)
+    )
+    zero_cost = [c for c in gross.columns if c == SPREAD]
+    excess = excess_of_rf(gross, rf_aligned, zero_cost)
+    excess_net = excess_of_rf(net, rf_aligned, zero_cost)
+    n_obs = gross_stats["n"].to_numpy(dtype=float)
+    estimable = n_obs >= 1 + min_obs_margin
+    status = np.where(
+        estimable,
+        "ok",
+        [f"NW t not estimable: N = {int(n)} < 1 + {min_obs_margin} observations" for n in n_obs],
+    )
+
+    def hac(stats_frame, col):
+        return np.where(estimable, stats_frame[col].to_numpy(dtype=float), np.nan)
+
     out = pd.DataFrame(
         {
             "portfolio": gross.columns,
             "frequency": frequency,
             "mean": gross_stats["mean"].to_numpy(dtype=float),
-            "nw_se": gross_stats["se"].to_numpy(dtype=float),
-            "nw_t": gross_stats["t"].to_numpy(dtype=float),
-            "sharpe": annualised_sharpe(gross, frequency).to_numpy(),
+            "nw_se": hac(gross_stats, "se"),
+            "nw_t": hac(gross_stats, "t"),
+            "sharpe": annualised_sharpe(excess, frequency).to_numpy(),
             "mean_net": net_stats["mean"].to_numpy(dtype=float),
-            "nw_t_net": net_stats["t"].to_numpy(dtype=float),
-            "sharpe_net": annualised_sharpe(net, frequency).to_numpy(),
+            "nw_t_net": hac(net_stats, "t"),
+            "sharpe_net": annualised_sharpe(excess_net, frequency).to_numpy(),
+            "sharpe_basis": [
+                "raw zero-cost return" if c == SPREAD else "excess of rf" for c in gross.columns
+            ],
             "n": gross_stats["n"].to_numpy(),
             "nw_lags": gross_stats["lags"].to_numpy(),
+            "status": status,
         }
     )
     if "turnover" in long.columns:
@@ -380,3 +459,12 @@ def summarise(long: pd.DataFrame, frequency: str, nw_lags: int | None = None) ->
         out["mean_turnover"] = out["portfolio"].map(mean_turnover).astype(float)
     order = {name: i for i, name in enumerate([*range(1, 101), SPREAD])}
     return out.sort_values("portfolio", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def excess_of_rf(frame: pd.DataFrame, rf: pd.Series, zero_cost=(SPREAD,)) -> pd.DataFrame:
+    """``frame`` minus ``rf`` (aligned on the index) in every column except the zero-cost ones."""
+    out = frame.copy()
+    for col in out.columns:
+        if col not in zero_cost:
+            out[col] = out[col] - rf.to_numpy()
+    return out
