@@ -13,10 +13,10 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 from acct445_assets.assets import disclosure
 from acct445_assets.resources.filings import (
     EdgarFilingSource,
+    EdgarResource,
     FileFilingSource,
     SampleFilingSource,
 )
-from acct445_assets.sources.live.edgar import EdgarClient
 from acct445_assets.sources.sample.store import load_sample_universe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
@@ -199,11 +199,7 @@ def test_live_source_against_local_edgar(tmp_path, monkeypatch):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     monkeypatch.setenv("SEC_USER_AGENT", "ACCT445 tests test@example.edu")
-    client = EdgarClient(
-        data_base_url=base,
-        archives_base_url=f"{base}/Archives/edgar/data",
-        cache_dir=str(tmp_path / "edgar"),
-    )
+    client = EdgarResource(www_url=base, data_url=base, cache_dir=str(tmp_path / "edgar"))
     source = EdgarFilingSource(edgar=client, start="2020-01-01")
     universe = pd.DataFrame(
         {
