@@ -92,7 +92,9 @@ def validate_password(password: str, role: str, username: str = "") -> str:
 
 def private_dir(path: Path) -> Path:
     """`path` as a directory only its owner can enter (0700), made so from the start."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing = [p for p in [path, *path.parents] if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
     return path
 
