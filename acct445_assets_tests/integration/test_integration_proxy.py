@@ -305,6 +305,13 @@ def test_login_attempts_are_rate_limited(stack):
             },
             "only bcrypt",
         ),
+        (
+            {
+                "viewers.htpasswd": "vera:$2b$10$" + "a" * 53 + "\n",
+                "operators.htpasswd": "otto:$2b$10$" + "b" * 53 + "\n",
+            },
+            "session.key is missing",
+        ),
     ],
 )
 def test_proxy_refuses_to_start_without_bcrypt_logins(tmp_path, files, message):
@@ -441,14 +448,19 @@ with concurrent.futures.ThreadPoolExecutor(threads) as pool:
 """
 
 
+ASSET_GRAPH_QUERY = """{ assetNodes { id assetKey { path } groupName opNames description
+  jobNames isPartitioned computeKind dependencyKeys { path } dependedByKeys { path }
+  partitionDefinition { description } } }"""
+
+
 def test_wrong_password_flood_is_throttled_and_spares_a_logged_in_viewer(stack):
     """200 wrong passwords from 16 threads: after a small burst the flood gets 429 without a
     bcrypt check, and a viewer's session answers about as fast as without the flood."""
     import statistics
 
     cookie = _session_cookie(http("GET", stack.proxy + "/server_info", user=VIEWER))
-    # What the asset pages ask the webserver, with the session a browser holds.
-    query = json.dumps({"query": "{ assetNodes { id assetKey { path } } }"}).encode()
+    # What the asset graph page asks the webserver, with the session a browser holds.
+    query = json.dumps({"query": ASSET_GRAPH_QUERY}).encode()
     headers = {"Cookie": cookie, "Content-Type": "application/json", "Origin": stack.proxy}
 
     def viewer_seconds() -> float:
@@ -459,11 +471,14 @@ def test_wrong_password_flood_is_throttled_and_spares_a_logged_in_viewer(stack):
 
     baseline = [viewer_seconds() for _ in range(15)]
     checks_before = len(_proxy_log_lines(stack, "address=127.0.0.2"))
-    # A separate process, as an attacker is: its threads do not share this one's GIL.
+    # A separate process, as an attacker is: its threads do not share this one's GIL, and at
+    # the lowest CPU priority, as the attacker's own machine would not be ours: what is
+    # measured is what the flood costs the proxy, the login service and the webserver.
     flood = subprocess.Popen(
         [sys.executable, "-c", FLOOD_CLIENT, str(stack.proxy_port), "200", "16", VIEWER[0]],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: os.nice(19),
     )
     started = time.monotonic()
     during = []
@@ -489,6 +504,20 @@ def test_wrong_password_flood_is_throttled_and_spares_a_logged_in_viewer(stack):
     assert statistics.median(during) < 2 * statistics.median(baseline)
 
 
+def _unfollowed(stack, method, path, headers, body=None):
+    """One request as sent, never following a redirect (it could name any host)."""
+    import http.client as http_client
+
+    connection = http_client.HTTPConnection("127.0.0.1", stack.proxy_port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        reply = connection.getresponse()
+        reply.read()
+        return reply
+    finally:
+        connection.close()
+
+
 def test_nothing_but_a_login_prompt_before_login(stack):
     """No redirect, 405 or 415 is said to a client without a login; none uses its Host."""
     evil_host = {"Host": "attacker.example"}
@@ -500,20 +529,13 @@ def test_nothing_but_a_login_prompt_before_login(stack):
         ("POST", "/operator/graphql", {"Content-Type": "text/plain"}, b"{}"),
         ("DELETE", "/operator/graphql", {}, None),
     ]:
-        reply = http(method, stack.proxy + path, headers=headers, body=body)
+        reply = _unfollowed(stack, method, path, headers, body)
         assert reply.status == 401, (method, path, reply.status)
-        assert "Location" not in reply.headers
+        assert reply.getheader("Location") is None
     # Logged in, the redirect is relative: the client's Host header never reaches it.
-    import http.client as http_client
-
-    connection = http_client.HTTPConnection("127.0.0.1", stack.proxy_port, timeout=30)
-    connection.request(
-        "GET",
-        "/operator",
-        headers={"Host": "attacker.example", "Authorization": basic_auth(OPERATOR)},
+    reply = _unfollowed(
+        stack, "GET", "/operator", evil_host | {"Authorization": basic_auth(OPERATOR)}
     )
-    reply = connection.getresponse()
-    connection.close()
     assert reply.status == 301 and reply.getheader("Location") == "/operator/"
 
 
