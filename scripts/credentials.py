@@ -123,7 +123,9 @@ def validate_roles(chosen: dict[str, tuple[str, str]], output_dir: Path) -> None
             if other != role and other not in chosen and path.exists():
                 users = {line.split(":", 1)[0] for line in path.read_text().splitlines()}
                 if username in users:
-                    raise CredentialsError(f"user {username!r} is already an {other} ({path})")
+                    raise CredentialsError(
+                        f"user {username!r} already has the {other} role ({path})"
+                    )
 
 
 def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:

@@ -76,7 +76,7 @@ def test_a_user_cannot_join_the_other_role_later(tmp_path):
         "--roles",
         "operator",
     )
-    assert again.returncode == 2 and "already an viewer" in again.stderr
+    assert again.returncode == 2 and "already has the viewer role" in again.stderr
 
 
 def test_secrets_are_private_from_the_start(tmp_path, monkeypatch):
