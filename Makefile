@@ -53,7 +53,7 @@ COMPOSE ?= docker compose
 DOCKER_SOCKET ?= /var/run/docker.sock
 .PHONY: credentials docker-build docker-size up down docker-test
 
-credentials:  ## create the UI logins (bcrypt htpasswd) and the database password in deploy/secrets/
+credentials:  ## create the UI logins (bcrypt htpasswd), the session key and the database password in deploy/secrets/ (0600)
 	$(RUN) python scripts/credentials.py --output deploy/secrets
 
 docker-build:  ## build the project image (classic builder, from uv.lock)

@@ -115,7 +115,7 @@ def compose_model(tmp_path_factory) -> dict:
 
 def test_only_the_proxy_publishes_a_port(compose_model):
     services = compose_model["services"]
-    assert set(services) == DAGSTER_SERVICES | {"postgres", "proxy"}
+    assert set(services) == DAGSTER_SERVICES | {"postgres", "proxy", "auth"}
     publishing = {name for name, service in services.items() if service.get("ports")}
     assert publishing == {"proxy"}
     (port,) = services["proxy"]["ports"]
@@ -142,9 +142,13 @@ def test_configuration_is_mounted_read_only(compose_model):
     for name in DAGSTER_SERVICES:
         mounts = {v["target"]: v for v in services[name]["volumes"]}
         assert mounts["/opt/dagster/home/dagster.yaml"].get("read_only") is True, name
-    proxy_mounts = {v["target"]: v for v in services["proxy"]["volumes"]}
-    assert proxy_mounts["/etc/nginx/auth"].get("read_only") is True
-    assert proxy_mounts["/etc/nginx/auth"]["source"].endswith("deploy/secrets/htpasswd")
+    # The logins and the session key go to the login service only, read-only; nginx holds
+    # no secret at all.
+    auth_mounts = {v["target"]: v for v in services["auth"]["volumes"]}
+    assert auth_mounts["/run/acct445-auth"].get("read_only") is True
+    assert auth_mounts["/run/acct445-auth"]["source"].endswith("deploy/secrets/htpasswd")
+    assert not any("secrets" in v["source"] for v in services["proxy"]["volumes"])
+    assert services["proxy"]["environment"]["AUTH_UPSTREAM"] == "auth:8091"
     assert "webserver-viewer" in json.dumps(services["proxy"]["environment"])
 
 
@@ -156,3 +160,36 @@ def test_run_containers_join_the_compose_network_and_data_volume(compose_model):
     volume, _ = launcher["config"]["container_kwargs"]["volumes"][0].split(":")
     assert volume in {v["name"] for v in compose_model["volumes"].values()}
     assert launcher["config"]["container_kwargs"]["user"] == "1000:1000"
+
+
+def test_run_containers_cannot_reach_the_webservers(compose_model):
+    """The compose model: the network run containers join (deploy/dagster.yaml) holds no
+    webserver; the webservers' networks are shared with the proxy and the services they
+    need, never with a run container, and have no route out."""
+    import yaml
+
+    launcher = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]
+    networks = compose_model["networks"]
+    by_name = {network["name"]: key for key, network in networks.items()}
+    run_network = by_name[launcher["config"]["network"]]
+    members: dict[str, set[str]] = {key: set() for key in networks}
+    for name, service in compose_model["services"].items():
+        for key in service["networks"]:
+            members[key].add(name)
+    webservers = {"webserver-viewer", "webserver-operator"}
+    assert not webservers & members[run_network], members[run_network]
+    assert members[run_network] == {"postgres", "user-code"}
+    webserver_networks = {
+        key for name in webservers for key in compose_model["services"][name]["networks"]
+    }
+    assert run_network not in webserver_networks
+    for key in webserver_networks:
+        assert networks[key].get("internal") is True, key
+    # The proxy shares only the webservers' front network (and its own published one).
+    (front,) = set(compose_model["services"]["proxy"]["networks"]) & webserver_networks
+    assert members[front] == webservers | {"proxy", "auth"}
+    assert set(compose_model["services"]["proxy"]["networks"]) - {front} == {"edge"}
+    assert members["edge"] == {"proxy"}
+    # The webservers listen on every address of their own networks only: no port published.
+    for name in webservers:
+        assert not compose_model["services"][name].get("ports"), name

@@ -2,8 +2,9 @@
 # make docker-test: the image and the compose stack checked on a private Debian dockerd with
 # stand-in base images (machines without Docker Hub; see ../shared/docs/CONTAINERS.md).
 #   hadolint, `docker compose config -q`, image build (classic builder), size < IMAGE_MAX_MB,
-#   UID 1000, stack up with healthchecks, proxy 401 without / 200 with a login, and a run
-#   launched through the operator UI that the DockerRunLauncher executes in its own container.
+#   UID 1000, stack up with healthchecks, proxy 401 without / 200 with a login, a run
+#   launched through the operator UI that the DockerRunLauncher executes in its own container,
+#   and a container on the run network that reaches Postgres but not the webservers.
 # Needs root. Keeps dockerd's data in DOCKER_TEST_DIR so stand-ins are built once.
 set -euo pipefail
 
@@ -186,6 +187,7 @@ def call(method, path, user=None, body=None):
     request = urllib.request.Request(proxy + path, method=method, data=body)
     if body is not None:
         request.add_header("Content-Type", "application/json")
+        request.add_header("Origin", proxy)  # the proxy refuses writes without its Origin
     if user:
         request.add_header("Authorization", "Basic " + base64.b64encode(user.encode()).decode())
     try:
@@ -224,6 +226,30 @@ while time.monotonic() < deadline:
     time.sleep(3)
 print(f"docker-test: run {run_id} through the DockerRunLauncher: {status}")
 assert status == "SUCCESS", status
+EOF
+# A container where the DockerRunLauncher puts runs: Postgres yes, webservers no (neither by
+# name nor by address).
+webserver_ips=$(for service in webserver-viewer webserver-operator; do
+    docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$(cd "$STACK" && docker compose ps -q "$service")"
+done)
+run_network=$(sed -n 's/^ *network: *//p' "$REPO/deploy/dagster.yaml")
+docker run --rm -i --network "$run_network" --entrypoint python "$IMAGE" - "$webserver_ips" <<'EOF' \
+    || fail "a run container reaches a webserver (or not Postgres)"
+import socket, sys
+
+def opens(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+assert opens("postgres", 5432), "postgres unreachable from the run network"
+targets = [("webserver-viewer", 3000), ("webserver-operator", 3001)]
+targets += [(ip, port) for ip in sys.argv[1].split() for port in (3000, 3001)]
+reached = [target for target in targets if opens(*target)]
+assert not reached, f"run container opened {reached}"
+print("docker-test: a run container reaches Postgres, no webserver")
 EOF
 launched=$(docker ps -a --filter label=dagster/run_id --format '{{.Image}}' | sort -u)
 [[ $launched == "$IMAGE" ]] || fail "run containers used image(s) '$launched', expected $IMAGE"

@@ -103,11 +103,12 @@ class Stack:
 
     def graphql(self, path: str, query: str, variables=None, user=None) -> Response:
         payload = json.dumps({"query": query, "variables": variables or {}}).encode()
+        # Every write names the proxy's origin, as a browser on the UI's page does.
         return http(
             "POST",
             self.proxy + path,
             user=user,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Origin": self.proxy},
             body=payload,
         )
 
@@ -386,6 +387,8 @@ def stack():
             "PROXY_RUNTIME_DIR": str(root / "proxy"),
             "PROXY_RATE_LIMIT": "50r/s",
             "PROXY_RATE_BURST": "80",
+            "AUTH_PORT": str(free_port()),
+            "AUTH_PYTHON": sys.executable,
         })  # fmt: skip
         _wait_for("viewer webserver", lambda: _workspace_loaded(stack), stack)
         _wait_for(

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 
@@ -99,14 +100,30 @@ def test_operator_reads_both(stack):
     assert reply.status == 200 and b"<html" in reply.body.lower()  # followed the redirect
 
 
-def test_security_headers_on_every_answer(stack):
-    for user in (None, VIEWER):
-        reply = http("GET", stack.proxy + "/", user=user)
+SECURITY_HEADERS = (
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Permissions-Policy",
+)
+
+
+def test_security_headers_on_every_answer_once(stack, static_file):
+    for user, path in ((None, "/"), (VIEWER, "/"), (VIEWER, static_file), (OPERATOR, "/operator/")):
+        reply = http("GET", stack.proxy + path, user=user)
+        for name in SECURITY_HEADERS:
+            assert len(reply.headers.get_all(name) or []) == 1, (path, name, reply.headers)
         assert reply.headers["X-Frame-Options"] == "DENY"
         assert reply.headers["X-Content-Type-Options"] == "nosniff"
-        # The webserver sends its own policy too; a browser enforces both.
-        assert "frame-ancestors 'none'" in reply.headers.get_all("Content-Security-Policy")
+        # One policy: the webserver's own (script nonces) with frame-ancestors added.
+        policy = reply.headers["Content-Security-Policy"]
+        assert policy.endswith("; frame-ancestors 'none'") or policy == "frame-ancestors 'none'"
+        assert ";;" not in policy
         assert reply.headers["Server"] == "nginx"  # no version
+    page = http("GET", stack.proxy + "/", user=VIEWER).headers["Content-Security-Policy"]
+    assert "script-src" in page  # the webserver's policy is kept
 
 
 def _runs_of_probe(stack) -> list:
@@ -149,19 +166,21 @@ def test_graphql_mutation_by_get_or_non_json_post_is_refused(stack, path, user):
     )
     assert http("GET", f"{stack.proxy}{path}?{query}", user=user).status == 405
     payload = json.dumps({"query": LAUNCH, "variables": probe_params()}).encode()
+    origin = {"Origin": stack.proxy}
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
         reply = http(
             "POST",
             stack.proxy + path,
             user=user,
-            headers={"Content-Type": content_type},
+            headers={"Content-Type": content_type} | origin,
             body=payload,
         )
         assert reply.status == 415, content_type
-    assert http("POST", stack.proxy + path, user=user, body=payload).status == 415  # no type
+    no_type = http("POST", stack.proxy + path, user=user, headers=origin, body=payload)
+    assert no_type.status == 415
     foreign = {"Content-Type": "application/json", "Origin": "http://attacker.example"}
     assert http("POST", stack.proxy + path, user=user, headers=foreign, body=payload).status == 403
-    assert http("PUT", stack.proxy + path, user=user, body=payload).status == 405
+    assert http("PUT", stack.proxy + path, user=user, headers=origin, body=payload).status == 405
     same_origin = {"Content-Type": "application/json; charset=utf-8", "Origin": stack.proxy}
     reply = http(
         "POST", stack.proxy + path, user=user, headers=same_origin, body=b'{"query": "{ version }"}'
@@ -286,6 +305,13 @@ def test_login_attempts_are_rate_limited(stack):
             },
             "only bcrypt",
         ),
+        (
+            {
+                "viewers.htpasswd": "vera:$2b$10$" + "a" * 53 + "\n",
+                "operators.htpasswd": "otto:$2b$10$" + "b" * 53 + "\n",
+            },
+            "session.key is missing",
+        ),
     ],
 )
 def test_proxy_refuses_to_start_without_bcrypt_logins(tmp_path, files, message):
@@ -330,6 +356,8 @@ def test_proxy_serves_tls_with_hsts_when_given_a_certificate(tmp_path):
         "PROXY_LISTEN_PORT": str(port),
         "VIEWER_UPSTREAM": "127.0.0.1:9",
         "OPERATOR_UPSTREAM": "127.0.0.1:9",
+        "AUTH_PORT": str(free_port()),
+        "AUTH_PYTHON": sys.executable,
     }
     missing_key = subprocess.run(
         [str(REPO / "deploy" / "nginx" / "entrypoint.sh")],
@@ -367,3 +395,173 @@ def test_proxy_serves_tls_with_hsts_when_given_a_certificate(tmp_path):
     finally:
         os.killpg(proxy.pid, signal.SIGTERM)
         proxy.wait(timeout=20)
+
+
+def _proxy_log_lines(stack, needle: str) -> list[str]:
+    (proxy,) = [service for service in stack.services if service.name == "proxy"]
+    return [line for line in proxy.log.read_text(errors="replace").splitlines() if needle in line]
+
+
+def _session_cookie(reply) -> str:
+    (cookie,) = [c for c in reply.headers.get_all("Set-Cookie") or [] if c.startswith("acct445")]
+    return cookie.split(";", 1)[0]
+
+
+def test_a_login_becomes_a_signed_session_cookie(stack):
+    login = http("GET", stack.proxy + "/server_info", user=VIEWER)
+    assert login.status == 200
+    set_cookie = next(c for c in login.headers.get_all("Set-Cookie") if c.startswith("acct445"))
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    cookie = _session_cookie(login)
+    checks_before = len(_proxy_log_lines(stack, "bcrypt check"))
+    for _ in range(5):
+        # No password at all: the cookie alone is the login, and costs no bcrypt check.
+        assert http("GET", stack.proxy + "/server_info", headers={"Cookie": cookie}).status == 200
+    assert len(_proxy_log_lines(stack, "bcrypt check")) == checks_before
+    name, value = cookie.split("=", 1)
+    forged = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    assert http("GET", stack.proxy + "/", headers={"Cookie": f"{name}={forged}"}).status == 401
+    other_role = value.replace(".viewer.", ".operator.")
+    reply = http("GET", stack.proxy + "/operator/", headers={"Cookie": f"{name}={other_role}"})
+    assert reply.status == 401
+    # A viewer's session is not an operator's.
+    assert http("GET", stack.proxy + "/operator/", headers={"Cookie": cookie}).status == 401
+
+
+FLOOD_CLIENT = """
+import base64, concurrent.futures, http.client, json, sys
+
+port, count, threads, user = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+wrong = "Basic " + base64.b64encode(user.encode() + b":not-the-password").decode()
+
+def attempt(_):
+    # 127.0.0.2: another client address, on loopback.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=("127.0.0.2", 0))
+    try:
+        connection.request("GET", "/server_info", headers={"Authorization": wrong})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+    print(json.dumps(list(pool.map(attempt, range(count)))))
+"""
+
+
+ASSET_GRAPH_QUERY = """{ assetNodes { id assetKey { path } groupName opNames description
+  jobNames isPartitioned computeKind dependencyKeys { path } dependedByKeys { path }
+  partitionDefinition { description } } }"""
+
+
+def test_wrong_password_flood_is_throttled_and_spares_a_logged_in_viewer(stack):
+    """200 wrong passwords from 16 threads: after a small burst the flood gets 429 without a
+    bcrypt check, and a viewer's session answers about as fast as without the flood."""
+    import statistics
+
+    cookie = _session_cookie(http("GET", stack.proxy + "/server_info", user=VIEWER))
+    # What the asset graph page asks the webserver, with the session a browser holds.
+    query = json.dumps({"query": ASSET_GRAPH_QUERY}).encode()
+    headers = {"Cookie": cookie, "Content-Type": "application/json", "Origin": stack.proxy}
+
+    def viewer_seconds() -> float:
+        started = time.perf_counter()
+        reply = http("POST", stack.proxy + "/graphql", headers=headers, body=query)
+        assert reply.status == 200 and reply.json()["data"]["assetNodes"]
+        return time.perf_counter() - started
+
+    baseline = [viewer_seconds() for _ in range(15)]
+    checks_before = len(_proxy_log_lines(stack, "address=127.0.0.2"))
+    # A separate process, as an attacker is: its threads do not share this one's GIL, and at
+    # the lowest CPU priority, as the attacker's own machine would not be ours: what is
+    # measured is what the flood costs the proxy, the login service and the webserver.
+    flood = subprocess.Popen(
+        [sys.executable, "-c", FLOOD_CLIENT, str(stack.proxy_port), "200", "16", VIEWER[0]],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.nice(19),
+    )
+    started = time.monotonic()
+    during = []
+    while flood.poll() is None and len(during) < 300 and time.monotonic() - started < 120:
+        during.append(viewer_seconds())
+    output, _ = flood.communicate(timeout=120)
+    flood_seconds = time.monotonic() - started
+    baseline += [viewer_seconds() for _ in range(15)]
+    flood_statuses = json.loads(output)
+    assert len(flood_statuses) == 200
+    assert set(flood_statuses) <= {401, 429}, set(flood_statuses)
+    # The auth service checks 20 passwords per address at once, then one every 3 s.
+    allowed = 20 + flood_seconds / 3 + 1
+    bcrypt_checks = len(_proxy_log_lines(stack, "address=127.0.0.2")) - checks_before
+    assert flood_statuses.count(401) <= allowed and bcrypt_checks <= allowed
+    assert flood_statuses.count(429) >= 200 - allowed
+    print(
+        f"viewer median {statistics.median(baseline) * 1000:.1f} ms alone, "
+        f"{statistics.median(during) * 1000:.1f} ms during the flood ({len(during)} requests, "
+        f"flood {flood_seconds:.1f} s, {bcrypt_checks} bcrypt checks)"
+    )
+    assert len(during) >= 3
+    assert statistics.median(during) < 2 * statistics.median(baseline)
+
+
+def _unfollowed(stack, method, path, headers, body=None):
+    """One request as sent, never following a redirect (it could name any host)."""
+    import http.client as http_client
+
+    connection = http_client.HTTPConnection("127.0.0.1", stack.proxy_port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        reply = connection.getresponse()
+        reply.read()
+        return reply
+    finally:
+        connection.close()
+
+
+def test_nothing_but_a_login_prompt_before_login(stack):
+    """No redirect, 405 or 415 is said to a client without a login; none uses its Host."""
+    evil_host = {"Host": "attacker.example"}
+    for method, path, headers, body in [
+        ("GET", "/operator", evil_host, None),
+        ("GET", "/graphql?query=%7Bversion%7D", {}, None),
+        ("PUT", "/graphql", {"Origin": stack.proxy}, b"{}"),
+        ("POST", "/graphql", {"Content-Type": "text/plain", "Origin": stack.proxy}, b"{}"),
+        ("POST", "/operator/graphql", {"Content-Type": "text/plain"}, b"{}"),
+        ("DELETE", "/operator/graphql", {}, None),
+    ]:
+        reply = _unfollowed(stack, method, path, headers, body)
+        assert reply.status == 401, (method, path, reply.status)
+        assert reply.getheader("Location") is None
+    # Logged in, the redirect is relative: the client's Host header never reaches it.
+    reply = _unfollowed(
+        stack, "GET", "/operator", evil_host | {"Authorization": basic_auth(OPERATOR)}
+    )
+    assert reply.status == 301 and reply.getheader("Location") == "/operator/"
+
+
+def test_every_write_needs_the_proxy_origin(stack):
+    """An operator's write without any Origin (a stripped or privacy-blanked header) is
+    refused like a foreign one; with the proxy's own Origin it is done."""
+    from dagster import AssetKey
+
+    path = "/operator/report_asset_materialization/ops_check/origin_probe"
+    no_origin = http("POST", stack.proxy + path, user=OPERATOR)
+    assert no_origin.status == 403
+    with stack.instance() as instance:
+        assert (
+            instance.get_latest_materialization_event(AssetKey(["ops_check", "origin_probe"]))
+            is None
+        )
+    same_origin = http("POST", stack.proxy + path, user=OPERATOR, headers={"Origin": stack.proxy})
+    assert same_origin.status == 200, same_origin.body[:300]
+    with stack.instance() as instance:
+        event = instance.get_latest_materialization_event(AssetKey(["ops_check", "origin_probe"]))
+        assert event is not None
+    graphql = http(
+        "POST",
+        stack.proxy + "/operator/graphql",
+        user=OPERATOR,
+        headers={"Content-Type": "application/json"},
+        body=b'{"query": "{ version }"}',
+    )
+    assert graphql.status == 403
