@@ -120,7 +120,7 @@ def read_dsf(path: Path, link: pd.DataFrame, delist_path: Path | None, default_d
         delist = _legacy_delistings(frame, out, delist_path, csv)
         if not delist.empty:
             ends = out.loc[last, ["permno", "date"]]
-            merged = delist.merge(ends, on="permno", how="inner", suffixes=("", "_last"))
+            merged = delist.merge(ends.rename(columns={"date": "date_last"}), on="permno")
             for row in merged.itertuples():
                 idx = out.index[(out["permno"] == row.permno) & (out["date"] == row.date_last)]
                 out.loc[idx, "delisted"] = True
