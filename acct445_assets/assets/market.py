@@ -5,6 +5,7 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
@@ -16,14 +17,17 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from ..calendar import trading_days, weekday_holidays
+from ..calendar import CALENDAR_FIRST, trading_days, weekday_holidays
 from ..params import section
 from ..resources.market import FactorSource, PriceSource
-from ..sources.base import FACTOR_COLUMNS, PRICE_COLUMNS
+from ..sources.base import FACTOR_COLUMNS, PRICE_COLUMNS, finish_prices
 
 GROUP = "market"
 DUCKDB_POOL = "duckdb_writer"
-PRICES_START = str(section("market").get("prices_start", "2018-01-01"))
+_MARKET = section("market")
+PRICES_START = str(_MARKET.get("prices_start", "2018-01-01"))
+STUDY_END = _MARKET.get("study_end")
+MAX_DAILY_RETURN = float(_MARKET.get("max_daily_return", 0.5))
 
 # NYSE sessions: weekdays minus exchange holidays. end_offset=1 makes today's partition
 # exist at the 18:00 schedule tick, before the day is over.
@@ -64,10 +68,38 @@ def _factor_frame(data) -> pd.DataFrame:
     return frame[["date", *FACTOR_COLUMNS]]
 
 
-def _factor_metadata(frame: pd.DataFrame, meta: dict) -> dict:
+def trim_to_study(frame: pd.DataFrame, frequency: str) -> tuple[pd.DataFrame, dict]:
+    """Keep the study period of params.yaml (market.prices_start .. market.study_end).
+
+    Ken French files run from 1926; the NYSE calendar and the study start in 2000 or
+    later. A monthly row is kept when its month reaches into the period.
+    """
+    start = pd.Timestamp(PRICES_START)
+    if frequency == "monthly":
+        start = start + pd.offsets.MonthEnd(0)
+    end = pd.Timestamp(STUDY_END) if STUDY_END else None
+    dates = pd.DatetimeIndex(frame.index)
+    keep = dates >= start
+    if end is not None:
+        keep &= dates <= (end + pd.offsets.MonthEnd(0) if frequency == "monthly" else end)
+    kept = frame.loc[keep]
+    info = {
+        "file_range": f"{dates.min().date()} .. {dates.max().date()}" if len(dates) else "empty",
+        "kept_range": (
+            f"{kept.index.min().date()} .. {kept.index.max().date()}" if len(kept) else "empty"
+        ),
+        "study_period": f"{start.date()} .. {end.date() if end is not None else 'end of file'}",
+        "rows_in_files": len(frame),
+        "rows_dropped_outside_study": int((~keep).sum()),
+    }
+    return kept, info
+
+
+def _factor_metadata(frame: pd.DataFrame, meta: dict, trim: dict) -> dict:
     return {
         "dagster/row_count": len(frame),
         "date_range": date_range(frame["date"]),
+        **trim,
         "units": "percent (as published by Ken French)",
         "source": meta.get("source", "?"),
         "vintage": str(meta.get("vintage", "unknown")),
@@ -76,20 +108,80 @@ def _factor_metadata(frame: pd.DataFrame, meta: dict) -> dict:
     }
 
 
-@asset(key=["raw", "ff_factors_daily"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
-def ff_factors_daily(factor_source: FactorSource) -> Output[pd.DataFrame]:
-    """Fama-French 5 factors (2x3) plus momentum, daily, in percent."""
-    data = factor_source.load("daily")
-    frame = _factor_frame(data)
-    return Output(frame, metadata=_factor_metadata(frame, data.metadata))
+def _vintage_check(asset_key: list[str], meta: dict) -> AssetCheckResult:
+    ranges = meta.get("file_ranges") or []
+    vintages = {r["file"]: r["vintage"] for r in ranges}
+    known = {v for v in vintages.values() if v != "unknown"}
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name="one_vintage",
+        passed=len(known) <= 1,
+        metadata={
+            "vintages": MetadataValue.json(vintages),
+            "problem": (
+                "files of different CRSP vintages mixed: "
+                + ", ".join(f"{f} ({v})" for f, v in vintages.items())
+                if len(known) > 1
+                else "none"
+            ),
+        },
+    )
 
 
-@asset(key=["raw", "ff_factors_monthly"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
-def ff_factors_monthly(factor_source: FactorSource) -> Output[pd.DataFrame]:
-    """Fama-French 5 factors (2x3) plus momentum, monthly (dated at month end), in percent."""
-    data = factor_source.load("monthly")
+def _factor_asset(factor_source: FactorSource, frequency: str, key: list[str]):
+    data = factor_source.load(frequency)
+    kept, trim = trim_to_study(data.frame, frequency)
+    if kept.empty:
+        raise ValueError(
+            f"{key[-1]}: the factor files ({trim['file_range']}) hold no {frequency} row in the"
+            f" study period {trim['study_period']} (params.yaml market.prices_start/study_end)"
+        )
+    data.frame = kept
     frame = _factor_frame(data)
-    return Output(frame, metadata=_factor_metadata(frame, data.metadata))
+    yield Output(frame, metadata=_factor_metadata(frame, data.metadata, trim))
+    yield _vintage_check(key, data.metadata)
+
+
+_VINTAGE_SPEC = "every factor file is of one CRSP vintage"
+
+
+@asset(
+    key=["raw", "ff_factors_daily"],
+    group_name=GROUP,
+    pool=DUCKDB_POOL,
+    compute_kind="python",
+    check_specs=[
+        AssetCheckSpec(
+            "one_vintage",
+            asset=["raw", "ff_factors_daily"],
+            blocking=True,
+            description=_VINTAGE_SPEC,
+        )
+    ],
+)
+def ff_factors_daily(factor_source: FactorSource):
+    """Fama-French 5 factors (2x3) plus momentum, daily, in percent, over the study period."""
+    yield from _factor_asset(factor_source, "daily", ["raw", "ff_factors_daily"])
+
+
+@asset(
+    key=["raw", "ff_factors_monthly"],
+    group_name=GROUP,
+    pool=DUCKDB_POOL,
+    compute_kind="python",
+    check_specs=[
+        AssetCheckSpec(
+            "one_vintage",
+            asset=["raw", "ff_factors_monthly"],
+            blocking=True,
+            description=_VINTAGE_SPEC,
+        )
+    ],
+)
+def ff_factors_monthly(factor_source: FactorSource):
+    """Fama-French 5 factors (2x3) plus momentum, monthly (dated at month end), in percent,
+    from Ken French's monthly files (compounded from daily only when none is given)."""
+    yield from _factor_asset(factor_source, "monthly", ["raw", "ff_factors_monthly"])
 
 
 @asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
@@ -150,12 +242,14 @@ def bank_prices(
     universe = bank_universe.dropna(subset=["ticker"]).drop_duplicates("ticker")
     ciks = dict(zip(universe["ticker"].astype(str), universe["cik"], strict=True))
     batch = price_source.prices(str(first.date()), str(last.date()), tickers, ciks=ciks)
-    frame = batch.frame
-    frame = frame[frame["date"].isin(trading_days(first, last))]
+    frame = finish_prices(batch.frame)
+    sessions = trading_days(first, last)
+    off_session = frame[~pd.to_datetime(frame["date"]).isin(sessions)]
+    frame = frame[pd.to_datetime(frame["date"]).isin(sessions)]
     ciks = bank_universe.drop_duplicates("ticker").set_index("ticker")["cik"]
     frame = frame.assign(cik=frame["ticker"].map(ciks).astype("string"))
-    shares = bank_universe.drop_duplicates("ticker").set_index("ticker")["shares_outstanding"]
-    frame["shares_outstanding"] = frame["shares_outstanding"].fillna(frame["ticker"].map(shares))
+    # Shares come only from the source's own dated rows (known from that date on):
+    # never the universe's latest value carried back over earlier days (METHODS 0).
     frame = frame[PRICE_COLUMNS]
     # By (date, ticker) through integer codes: sort_values on 12M ticker strings takes seconds.
     ticker_order = pd.factorize(frame["ticker"], sort=True)[0]
@@ -164,6 +258,15 @@ def bank_prices(
     frame["date"] = as_date(frame["date"]).to_numpy()
     if batch.missing:
         context.log.warning(f"no price data for {len(batch.missing)} ticker(s): {batch.missing}")
+    off_list = [
+        f"{pd.Timestamp(d).date()} {t}"
+        for d, t in zip(off_session["date"], off_session["ticker"], strict=True)
+    ]
+    if off_list:
+        context.log.warning(
+            f"{len(off_list)} price row(s) on days that are not NYSE sessions were dropped:"
+            f" {off_list[:10]}"
+        )
     return Output(
         frame,
         metadata={
@@ -172,7 +275,16 @@ def bank_prices(
             "tickers_with_data": int(frame["ticker"].nunique()),
             "tickers_missing": MetadataValue.json(batch.missing),
             "tickers_missing_why": MetadataValue.json(batch.metadata.get("unavailable", {})),
+            "non_session_rows": len(off_list),
+            "non_session_rows_list": MetadataValue.json(off_list[:200]),
+            "rows_with_shares": int(frame["shares_outstanding"].notna().sum()),
+            "rows_with_close": int(frame["close"].notna().sum()),
             "source": str(batch.metadata.get("source", "?")),
+            **{
+                k: MetadataValue.json(v) if isinstance(v, list | dict) else v
+                for k, v in batch.metadata.items()
+                if k != "source"
+            },
         },
     )
 
@@ -183,20 +295,35 @@ def bank_prices(
 def _sessions_check(duckdb: DuckDBResource, table: str) -> AssetCheckResult:
     with duckdb.get_connection() as conn:
         dates = conn.execute(f"select date from {table} order by date").df()["date"]
-        bad_values = conn.execute(
-            f"""select count(*) from {table}
-                where abs(mkt_rf) > 25 or abs(smb) > 15 or abs(hml) > 15 or rf < -0.1 or rf > 0.2"""
-        ).fetchone()[0]
+        stats = conn.execute(
+            f"""select
+                  count(*) filter (where abs(mkt_rf) > 25 or abs(smb) > 15 or abs(hml) > 15
+                                   or rf < -0.1 or rf > 0.2) as implausible,
+                  count(*) filter (where mkt_rf is null or rf is null) as null_mkt_rf_or_rf
+                from {table}"""
+        ).fetchone()
+    bad_values, nulls = int(stats[0]), int(stats[1])
     dates = pd.DatetimeIndex(pd.to_datetime(dates))
+    before_calendar = dates[dates < pd.Timestamp(CALENDAR_FIRST)]
+    dates = dates[dates >= pd.Timestamp(CALENDAR_FIRST)]
     sessions = trading_days(dates.min(), dates.max()) if len(dates) else pd.DatetimeIndex([])
     off_calendar = dates.difference(sessions)
     missing = sessions.difference(dates)
     return AssetCheckResult(
-        passed=len(off_calendar) == 0 and len(missing) == 0 and bad_values == 0,
+        passed=len(off_calendar) == 0
+        and len(missing) == 0
+        and bad_values == 0
+        and nulls == 0
+        and len(before_calendar) == 0,
         metadata={
+            "checked_range": f"{dates.min().date()} .. {dates.max().date()}"
+            if len(dates)
+            else "empty",
             "non_session_dates": len(off_calendar),
             "missing_sessions": len(missing),
-            "implausible_rows": int(bad_values),
+            "implausible_rows": bad_values,
+            "null_mkt_rf_or_rf": nulls,
+            "dates_before_calendar": len(before_calendar),
             "examples": MetadataValue.json(
                 [str(d.date()) for d in list(off_calendar[:5]) + list(missing[:5])]
             ),
@@ -205,14 +332,18 @@ def _sessions_check(duckdb: DuckDBResource, table: str) -> AssetCheckResult:
 
 
 @asset_check(
-    asset=["raw", "ff_factors_daily"], description="dates are NYSE sessions, values plausible"
+    asset=["raw", "ff_factors_daily"],
+    description="dates are NYSE sessions, values plausible, mkt_rf and rf present",
+    blocking=True,
 )
 def ff_factors_daily_calendar(duckdb: DuckDBResource) -> AssetCheckResult:
     return _sessions_check(duckdb, "raw.ff_factors_daily")
 
 
 @asset_check(
-    asset=["raw", "ff_factors_monthly"], description="one row per month end, values plausible"
+    asset=["raw", "ff_factors_monthly"],
+    description="one row per month end, values plausible, no NULL or all-zero factor",
+    blocking=True,
 )
 def ff_factors_monthly_plausible(duckdb: DuckDBResource) -> AssetCheckResult:
     with duckdb.get_connection() as conn:
@@ -220,25 +351,50 @@ def ff_factors_monthly_plausible(duckdb: DuckDBResource) -> AssetCheckResult:
             conn.execute(
                 """select count(*) as n,
                       count(*) filter (where date <> last_day(date)) as not_month_end,
-                      count(*) filter (where abs(mkt_rf) > 40 or rf < -0.5 or rf > 2) as implausible
+                      count(*) filter (where abs(mkt_rf) > 40 or rf < -0.5 or rf > 2) as implausible,
+                      count(*) filter (where mkt_rf is null or rf is null) as null_mkt_rf_or_rf,
+                      count(distinct date) as months
                from raw.ff_factors_monthly"""
             )
             .df()
             .iloc[0]
         )
+        zero = (
+            conn.execute(
+                "select "
+                + ", ".join(f"count(*) filter (where {c} <> 0) as {c}" for c in FACTOR_COLUMNS)
+                + " from raw.ff_factors_monthly"
+            )
+            .df()
+            .iloc[0]
+        )
+    # A column of zeros is a fabricated series, not a published one.
+    all_zero = [c for c in FACTOR_COLUMNS if int(zero[c]) == 0] if int(stats["n"]) else []
     return AssetCheckResult(
-        passed=bool(stats["not_month_end"] == 0 and stats["implausible"] == 0),
-        metadata={k: int(v) for k, v in stats.items()},
+        passed=bool(
+            stats["not_month_end"] == 0
+            and stats["implausible"] == 0
+            and stats["null_mkt_rf_or_rf"] == 0
+            and stats["months"] == stats["n"]
+            and not all_zero
+        ),
+        metadata={
+            **{k: int(v) for k, v in stats.items()},
+            "all_zero_columns": MetadataValue.json(all_zero),
+        },
     )
 
 
 @asset_check(
-    asset=["raw", "bank_prices"], description="prices positive, (date, ticker) unique, coverage"
+    asset=["raw", "bank_prices"],
+    description="prices positive, (date, ticker) unique, coverage",
+    blocking=True,
 )
 def bank_prices_valid(duckdb: DuckDBResource) -> AssetCheckResult:
     with duckdb.get_connection() as conn:
         bad = conn.execute(
-            "select count(*) filter (where adj_close <= 0 or adj_close is null) from raw.bank_prices"
+            "select count(*) filter (where adj_close <= 0 or adj_close is null or close <= 0)"
+            " from raw.bank_prices"
         ).fetchone()[0]
         dups = conn.execute(
             "select count(*) from (select date, ticker from raw.bank_prices group by 1, 2 having count(*) > 1)"
@@ -251,7 +407,7 @@ def bank_prices_valid(duckdb: DuckDBResource) -> AssetCheckResult:
         ).df()
     low = coverage[coverage["share_of_sessions"] < 0.5]
     return AssetCheckResult(
-        passed=bad == 0 and dups == 0,
+        passed=bad == 0 and dups == 0 and len(coverage) > 0,
         severity=AssetCheckSeverity.ERROR,
         metadata={
             "non_positive_prices": int(bad),
@@ -259,5 +415,122 @@ def bank_prices_valid(duckdb: DuckDBResource) -> AssetCheckResult:
             "tickers": len(coverage),
             "tickers_below_half_coverage": len(low),
             "coverage": MetadataValue.md(coverage.head(15).to_markdown(index=False)),
+        },
+    )
+
+
+def price_outliers(conn, bound: float) -> pd.DataFrame:
+    """Daily returns beyond +-bound that no split, dividend or delisting explains."""
+    return conn.execute(
+        """with p as (
+               select ticker, date, adj_close, close, coalesce(split_ratio, 1) as split_ratio,
+                      coalesce(delisted, false) as delisted, ret as source_ret,
+                      lag(adj_close) over w as prev_adj, lag(close) over w as prev_close
+               from raw.bank_prices window w as (partition by ticker order by date))
+           select ticker, date,
+                  coalesce(source_ret, adj_close / prev_adj - 1) as ret,
+                  split_ratio, delisted
+           from p
+           where prev_adj is not null
+             and abs(coalesce(source_ret, adj_close / prev_adj - 1)) > ?
+             and not delisted
+             and split_ratio = 1
+             and not (close is not null and prev_close is not null
+                      and abs(close * split_ratio / prev_close - 1) <= ?)
+           order by ticker, date""",
+        [bound, bound],
+    ).df()
+
+
+@asset_check(
+    asset=["raw", "bank_prices"],
+    description="no daily return beyond market.max_daily_return without a split or delisting",
+    blocking=True,
+)
+def bank_prices_outliers(duckdb: DuckDBResource) -> AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        found = price_outliers(conn, MAX_DAILY_RETURN)
+    listed = [
+        f"{t} {pd.Timestamp(d).date()}: {r:+.1%}"
+        for t, d, r in zip(found["ticker"], found["date"], found["ret"], strict=True)
+    ]
+    return AssetCheckResult(
+        passed=found.empty,
+        metadata={
+            "bound": MAX_DAILY_RETURN,
+            "outliers": len(found),
+            "outlier_list": MetadataValue.json(listed[:100]),
+            "first": listed[0] if listed else "none",
+        },
+    )
+
+
+def factor_gaps(
+    prices: tuple, ranges: list[dict], have: pd.DatetimeIndex, frequency: str
+) -> list[str]:
+    """Each factor file (and the table) against the price period: the uncovered spans."""
+    p0, p1 = (pd.Timestamp(d) for d in prices)
+    if frequency == "monthly":
+        p0, p1 = p0 + pd.offsets.MonthEnd(0), p1 + pd.offsets.MonthEnd(0)
+        # The month still in progress has no published factor yet.
+        p1 = min(p1, pd.Timestamp(have.max()) if len(have) else p1)
+    gaps = []
+    for r in ranges:
+        first, last = pd.Timestamp(r["first"]), pd.Timestamp(r["last"])
+        if frequency == "monthly":
+            first, last = first + pd.offsets.MonthEnd(0), last + pd.offsets.MonthEnd(0)
+        if first > p0:
+            gaps.append(f"{r['file']} starts {first.date()}: prices from {p0.date()} uncovered")
+        if last < p1:
+            gaps.append(
+                f"{r['file']} ends {last.date()}: prices to {p1.date()} uncovered"
+                f" ({(last + pd.Timedelta(days=1)).date()} .. {p1.date()})"
+            )
+    if frequency == "daily":
+        needed = trading_days(p0, p1)
+    else:
+        needed = pd.date_range(p0, p1, freq="ME")
+    missing = needed.difference(have)
+    if len(missing):
+        gaps.append(
+            f"{len(missing)} {frequency} date(s) of the price period have no factor row,"
+            f" first {missing[0].date()}, last {missing[-1].date()}"
+        )
+    return gaps
+
+
+@asset_check(
+    asset=["raw", "bank_prices"],
+    description="daily and monthly factors cover every session / month of the prices",
+    blocking=True,
+    additional_deps=[["raw", "ff_factors_daily"], ["raw", "ff_factors_monthly"]],
+)
+def bank_prices_factor_coverage(
+    duckdb: DuckDBResource, factor_source: FactorSource
+) -> AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        span = conn.execute("select min(date), max(date) from raw.bank_prices").fetchone()
+        have = {
+            f: pd.DatetimeIndex(
+                pd.to_datetime(
+                    conn.execute(
+                        f"select date from raw.ff_factors_{f} where mkt_rf is not null and rf is not null"
+                    ).df()["date"]
+                )
+            )
+            for f in ("daily", "monthly")
+        }
+    gaps = {}
+    for frequency in ("daily", "monthly"):
+        meta = factor_source.load(frequency).metadata
+        found = factor_gaps(span, meta.get("file_ranges", []), have[frequency], frequency)
+        if found:
+            gaps[frequency] = found
+    return AssetCheckResult(
+        passed=not gaps,
+        metadata={
+            "price_period": f"{pd.Timestamp(span[0]).date()} .. {pd.Timestamp(span[1]).date()}",
+            "gaps": MetadataValue.json(gaps),
+            "first_gap": next((g[0] for g in gaps.values()), "none"),
         },
     )

@@ -120,10 +120,26 @@ def panel_regression(
     nw_lags: int = 4,
     min_banks: int = 10,
 ) -> PanelResult:
+    # METHODS 7: a control the data cannot supply (no shares -> no log_mv) is dropped and
+    # recorded, never a reason to return no estimate.
+    dropped = {
+        c: "column absent" if c not in panel.columns else "no non-missing value"
+        for c in controls
+        if c not in panel.columns or panel[c].notna().sum() == 0
+    }
+    controls = [c for c in controls if c not in dropped]
+    notes = [
+        f"control {c} dropped: {why} (the data cannot supply it)" for c, why in dropped.items()
+    ]
     frame = regression_sample(panel, outcome, signal, controls)
     regressors = [signal, *controls]
-    notes = []
-    params = {"outcome": outcome, "signal": signal, "controls": list(controls), "nw_lags": nw_lags}
+    params = {
+        "outcome": outcome,
+        "signal": signal,
+        "controls": list(controls),
+        "controls_dropped": dropped,
+        "nw_lags": nw_lags,
+    }
     if frame["cik"].nunique() < min_banks or frame["t"].nunique() < 3:
         message = (
             f"{frame['cik'].nunique()} banks x {frame['t'].nunique()} quarters with {outcome}, "
@@ -135,10 +151,12 @@ def panel_regression(
                 for e in ("fixed_effects_driscoll_kraay", "fama_macbeth")
             ]
         )
-        return PanelResult(empty, pd.DataFrame(), [message], params)
+        return PanelResult(empty, pd.DataFrame(), [*notes, message], params)
     fe = fixed_effects_dk(frame, outcome, regressors, nw_lags)
     fm, series, fm_notes = fama_macbeth(frame, outcome, regressors, nw_lags)
     notes.extend(fm_notes)
     table = pd.concat([fe, fm], ignore_index=True)
     table["status"] = "ok"
+    table["controls"] = ",".join(controls)
+    table["controls_dropped"] = ",".join(dropped) or None
     return PanelResult(table, series, notes, params)

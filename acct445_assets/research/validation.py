@@ -167,6 +167,26 @@ def variance_shares(scores: pd.DataFrame) -> pd.DataFrame:
 def opacity_validation(
     cnoi_scores: pd.DataFrame, bank_quarter_panel: pd.DataFrame
 ) -> ValidationResult:
+    readable = [
+        m
+        for m in READABILITY
+        if m in cnoi_scores.columns and pd.to_numeric(cnoi_scores[m], errors="coerce").notna().any()
+    ]
+    if not readable:
+        # Scores imported from a CSV carry no note text: readability cannot be measured, and
+        # a table of n = 0 correlations would read like a finding.
+        reason = (
+            "no note text: the CNOI scores carry no readability metrics (e.g. imported from"
+            " cnoi_scores.csv), so correlations with readability and the Fog horse race"
+            " cannot be computed"
+        )
+        status = pd.DataFrame(
+            [("status", "readability", "all", "not_estimable", np.nan, 0)],
+            columns=["section", "model", "term", "statistic", "value", "n"],
+        ).assign(reason=reason)
+        table = pd.concat([status, variance_shares(cnoi_scores)], ignore_index=True)
+        summary = {"n_notes_with_text": 0, "n_horse_race": 0}
+        return ValidationResult(table=table, summary=summary)
     sample = next_quarter_sample(cnoi_scores, bank_quarter_panel)
     table = pd.concat(
         [correlations(cnoi_scores), horse_race(sample), variance_shares(cnoi_scores)],

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 from packaging.version import Version
 
 from ..settings import Settings
 from .filings import build_filing_source, edgar_resource
+from .io_manager import AtomicDuckDBIOManager
 from .market import (
     FileFactorSource,
     FilePriceSource,
@@ -66,7 +66,7 @@ def build_resources(settings: Settings) -> dict:
         }
     return {
         **market,
-        "io_manager": DuckDBPandasIOManager(database=database),
+        "io_manager": AtomicDuckDBIOManager(database=database),
         "duckdb": DuckDBResource(database=database),
         "dbt": WarehouseDbt(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
         "filing_source": build_filing_source(settings),

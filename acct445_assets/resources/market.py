@@ -99,9 +99,11 @@ class SamplePriceSource(PriceSource, SampleConfig):
 
 class FilePriceSource(PriceSource):
     data_dir: str
+    # Applied to a CRSP legacy delisting whose dlret is missing (METHODS 0).
+    default_delisting_return: float = float(section("signal").get("delisting_return", -0.30))
 
     def source(self) -> FilePrices:
-        return FilePrices(self.data_dir)
+        return FilePrices(self.data_dir, self.default_delisting_return)
 
 
 class YahooPriceSource(PriceSource):

@@ -26,7 +26,52 @@ UNIVERSE_COLUMNS = [
     "last_date",
     "delisted",
 ]
-PRICE_COLUMNS = ["date", "ticker", "cik", "adj_close", "volume", "shares_outstanding", "delisted"]
+# The shared price contract: close is the unadjusted close (NULL when a source only has
+# adjusted closes), dividend/split_ratio take effect on `date` (0 and 1 when none), ret and
+# delisting_return are the source's own (CRSP) returns, NULL where it has none.
+PRICE_COLUMNS = [
+    "date",
+    "ticker",
+    "cik",
+    "adj_close",
+    "volume",
+    "shares_outstanding",
+    "delisted",
+    "close",
+    "dividend",
+    "split_ratio",
+    "ret",
+    "delisting_return",
+]
+PRICE_DEFAULTS = {
+    "close": None,
+    "dividend": 0.0,
+    "split_ratio": 1.0,
+    "ret": None,
+    "delisting_return": None,
+}
+
+
+def finish_prices(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the contract columns a source does not have, with their documented defaults."""
+    frame = frame.copy()
+    for col, default in PRICE_DEFAULTS.items():
+        if col not in frame.columns:
+            frame[col] = np.nan if default is None else default
+        elif default is not None:
+            frame[col] = frame[col].fillna(default)
+    for col in (
+        "close",
+        "dividend",
+        "split_ratio",
+        "ret",
+        "delisting_return",
+        "shares_outstanding",
+    ):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame
+
+
 FILING_COLUMNS = [
     "cik",
     "ticker",

@@ -156,12 +156,51 @@ def parse_file(path: Path) -> FactorFile:
 
 
 def merge_files(files: list[FactorFile], frequency: str) -> pd.DataFrame:
-    """Join the factor files of one frequency on date (e.g. 5 factors + momentum)."""
+    """Join the factor files of one frequency on the dates they all cover (e.g. 5 factors +
+    momentum). An inner join: a date one file lacks would otherwise hold NULL factors that
+    no file published (momentum starts in 1926, the five factors in 1963)."""
     chosen = [f for f in files if f.frequency == frequency]
     if not chosen:
         return pd.DataFrame()
     merged = chosen[0].frame
     for f in chosen[1:]:
         dup = merged.columns.intersection(f.frame.columns)
-        merged = merged.join(f.frame.drop(columns=dup), how="outer")
+        merged = merged.join(f.frame.drop(columns=dup), how="inner")
     return merged.sort_index()
+
+
+def file_range(f: FactorFile) -> dict:
+    """A file's own first and last date, its columns and vintage, for the asset metadata."""
+    return {
+        "file": Path(f.name).name,
+        "frequency": f.frequency,
+        "first": str(f.frame.index.min().date()),
+        "last": str(f.frame.index.max().date()),
+        "columns": list(f.frame.columns),
+        "vintage": f.vintage or "unknown",
+    }
+
+
+def monthly_from_daily(daily_percent: pd.DataFrame) -> pd.DataFrame:
+    """Compound daily percent factors into calendar months (index = month-end date).
+
+    A month with a missing day stays missing in that column (never compounded as zero);
+    columns absent from the daily files stay absent.
+    """
+    d = daily_percent / 100.0
+    month = d.index.to_period("M")
+
+    def compound(col: pd.Series) -> pd.Series:
+        grouped = (1 + col).groupby(month)
+        out = grouped.prod() - 1
+        return out.where(col.isna().groupby(month).sum() == 0)
+
+    out = pd.DataFrame({c: compound(d[c]) for c in d.columns if c not in ("mkt_rf", "rf")})
+    if "rf" in d.columns:
+        out["rf"] = compound(d["rf"])
+        if "mkt_rf" in d.columns:
+            out["mkt_rf"] = compound(d["mkt_rf"] + d["rf"]) - out["rf"]
+    out = out * 100.0
+    out.index = out.index.to_timestamp(how="end").normalize()
+    out.index.name = "date"
+    return out[[c for c in d.columns if c in out.columns]].round(4)

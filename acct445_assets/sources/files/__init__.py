@@ -27,10 +27,16 @@ from ..base import (
     finish_factors,
     finish_filings,
 )
-from ..sample.universe import monthly_from_daily
 from .cnoi_csv import read_cnoi_csv
+from .crsp import DSF_NAMES, read_dsf, read_link
 from .documents import LocalDocumentReader
-from .prices import PriceFileError, read_cik_tickers, read_price_file
+from .prices import (
+    PriceFileError,
+    apply_shares,
+    read_cik_tickers,
+    read_price_file,
+    read_shares_file,
+)
 
 DOCUMENT_SUFFIXES = (".htm", ".html", ".xhtml", ".txt")
 
@@ -39,35 +45,53 @@ DOCUMENT_SUFFIXES = (".htm", ".html", ".xhtml", ".txt")
 class FileFactors:
     data_dir: Path
 
-    def load(self, frequency: str) -> FactorData:
+    def files(self) -> list[kenfrench.FactorFile]:
         folder = Path(self.data_dir) / "factors"
         paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".csv", ".zip", ".txt"))
         if not paths:
             raise FileNotFoundError(f"{folder}: no Ken French factor files (.csv or .zip) found")
-        files = [kenfrench.parse_file(p) for p in paths]
-        frame = kenfrench.merge_files(files, frequency)
+        return [kenfrench.parse_file(p) for p in paths]
+
+    def load(self, frequency: str) -> FactorData:
+        """Factors of one frequency from the files of that frequency (METHODS 2).
+
+        Monthly factors come from monthly files; only when there is none at all are they
+        compounded from the daily files (recorded as `derived_from_daily`). A table without
+        `mkt_rf` and `rf` is refused: a factor table never holds values no file published.
+        """
+        folder = Path(self.data_dir) / "factors"
+        files = self.files()
+        used = [f for f in files if f.frequency == frequency]
         derived = False
-        if frame.empty and frequency == "monthly":
-            daily = kenfrench.merge_files(files, "daily")
-            if not daily.empty:
-                frame, derived = monthly_from_daily(finish_factors(daily).fillna(0.0)), True
-        if frame.empty:
+        if used:
+            frame = kenfrench.merge_files(files, frequency)
+        elif frequency == "monthly" and any(f.frequency == "daily" for f in files):
+            used = [f for f in files if f.frequency == "daily"]
+            frame, derived = (
+                kenfrench.monthly_from_daily(kenfrench.merge_files(files, "daily")),
+                True,
+            )
+        else:
             raise kenfrench.FactorFileError(
-                f"{folder}: no {frequency} factor file among {[p.name for p in paths]}"
+                f"{folder}: no {frequency} factor file among {[Path(f.name).name for f in files]}"
             )
         missing = [c for c in FACTOR_COLUMNS if c not in frame.columns]
         if {"mkt_rf", "rf"} & set(missing):
             raise kenfrench.FactorFileError(
-                f"{folder}: {frequency} files lack required column(s) {missing}"
+                f"{folder}: the {frequency} files {[Path(f.name).name for f in used]} lack required"
+                f" column(s) {sorted({'mkt_rf', 'rf'} & set(missing))}; add the Fama-French"
+                " 5-factor (or 3-factor) file of that frequency"
             )
-        used = [f for f in files if f.frequency == frequency] or [
-            f for f in files if f.frequency == "daily"
-        ]
+        if frame.empty:
+            raise kenfrench.FactorFileError(
+                f"{folder}: the {frequency} files {[Path(f.name).name for f in used]} share no date"
+            )
         return FactorData(
             finish_factors(frame),
             {
                 "source": "files",
                 "files": [f.name for f in used],
+                "file_ranges": [kenfrench.file_range(f) for f in used],
                 "vintage": ",".join(sorted({f.vintage for f in used if f.vintage})) or "unknown",
                 "sha256": {Path(f.name).name: f.sha256 for f in used},
                 "missing_columns": missing,
@@ -79,19 +103,97 @@ class FileFactors:
 @dataclass(frozen=True)
 class FilePrices:
     data_dir: Path
+    default_delisting_return: float = -0.30
 
-    def price_path(self) -> Path:
+    def price_path(self) -> Path | None:
         folder = Path(self.data_dir)
-        for name in ("prices.parquet", "prices.csv"):
-            if (folder / name).exists():
-                return folder / name
-        raise FileNotFoundError(f"{folder}: neither prices.csv nor prices.parquet found")
+        found = [folder / n for n in ("prices.csv", "prices.parquet") if (folder / n).exists()]
+        if len(found) > 1:
+            raise PriceFileError(
+                f"{folder}: both prices.csv and prices.parquet are present; keep one of them"
+            )
+        if found:
+            return found[0]
+        if self.crsp_path() is None:
+            raise FileNotFoundError(
+                f"{folder}: no prices: neither prices.csv nor prices.parquet (nor a CRSP file"
+                f" {', '.join(DSF_NAMES)}) found"
+            )
+        return None
+
+    def crsp_path(self) -> Path | None:
+        folder = Path(self.data_dir)
+        found = [folder / n for n in DSF_NAMES if (folder / n).exists()]
+        if len(found) > 1:
+            raise PriceFileError(f"{folder}: more than one CRSP file {[p.name for p in found]}")
+        return found[0] if found else None
+
+    def _crsp(self) -> tuple[pd.DataFrame, dict] | None:
+        path = self.crsp_path()
+        if path is None:
+            return None
+        link_path = Path(self.data_dir) / "crsp_link.csv"
+        if not link_path.exists():
+            raise FileNotFoundError(
+                f"{link_path}: required with {path.name} (columns permno, cik[, ticker])"
+            )
+        return read_dsf(
+            path,
+            read_link(link_path),
+            Path(self.data_dir) / "crsp_delist.csv",
+            self.default_delisting_return,
+        )
 
     def all_prices(self) -> pd.DataFrame:
-        return read_price_file(self.price_path())
+        path = self.price_path()
+        parts = []
+        if path is not None:
+            parts.append(read_price_file(path))
+        crsp = self._crsp()
+        if crsp is not None:
+            parts.append(crsp[0].drop(columns="cik"))
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        dup = frame.duplicated(["date", "ticker"])
+        if dup.any():
+            row = frame[dup].iloc[0]
+            raise PriceFileError(
+                f"{Path(self.data_dir)}: ({row['date'].date()}, {row['ticker']}) is in both the"
+                " price file and the CRSP file"
+            )
+        shares_path = Path(self.data_dir) / "shares_outstanding.csv"
+        if shares_path.exists():
+            frame = apply_shares(frame, read_shares_file(shares_path))
+        banks = frame[~frame["ticker"].isin(BENCHMARK_TICKERS)]
+        if banks.empty:
+            raise PriceFileError(
+                f"{path or self.crsp_path()}: no bank rows (only benchmarks {BENCHMARK_TICKERS} or none)"
+            )
+        return frame.sort_values(["ticker", "date"]).reset_index(drop=True)
 
     def provenance(self) -> dict:
         return {}
+
+    def _mapping(self) -> pd.DataFrame:
+        mapping_path = Path(self.data_dir) / "cik_tickers.csv"
+        parts = []
+        if mapping_path.exists():
+            parts.append(read_cik_tickers(mapping_path))
+        crsp = self.crsp_path()
+        if crsp is not None:
+            parts.append(read_link(Path(self.data_dir) / "crsp_link.csv")[["cik", "ticker"]])
+        if not parts:
+            raise FileNotFoundError(
+                f"{mapping_path}: required to map tickers to CIKs (columns cik, ticker)"
+            )
+        mapping = pd.concat(parts, ignore_index=True).drop_duplicates()
+        clash = mapping["ticker"].duplicated(keep=False)
+        if clash.any():
+            ticker = mapping.loc[clash, "ticker"].iloc[0]
+            raise PriceFileError(
+                f"{mapping_path} and crsp_link.csv: ticker {ticker} is mapped to CIKs"
+                f" {mapping.loc[mapping['ticker'] == ticker, 'cik'].tolist()}"
+            )
+        return mapping
 
     def universe(self) -> pd.DataFrame:
         prices = self.all_prices()
@@ -106,17 +208,12 @@ class FilePrices:
             )
             .reset_index()
         )
-        mapping_path = Path(self.data_dir) / "cik_tickers.csv"
-        if not mapping_path.exists():
-            raise FileNotFoundError(
-                f"{mapping_path}: required to map tickers to CIKs (columns cik, ticker)"
-            )
-        mapping = read_cik_tickers(mapping_path).drop_duplicates("ticker")
-        out = summary.merge(mapping, on="ticker", how="left")
+        out = summary.merge(self._mapping(), on="ticker", how="left")
         unmapped = out.loc[out["cik"].isna(), "ticker"].tolist()
         if unmapped:
             warnings.warn(
-                f"{mapping_path}: no CIK for tickers {unmapped}; they are kept without filings",
+                f"{Path(self.data_dir) / 'cik_tickers.csv'}: no CIK for tickers {unmapped};"
+                " they are kept without filings",
                 stacklevel=2,
             )
         out["name"] = out["ticker"]
@@ -128,18 +225,18 @@ class FilePrices:
         frame = between(self.all_prices(), start, end)
         frame = frame[frame["ticker"].isin(tickers)]
         missing = sorted(set(tickers) - set(frame["ticker"]))
-        return PriceBatch(
-            frame.reset_index(drop=True),
-            missing,
-            {"source": "files", "file": str(self.price_path())},
-        )
+        meta = {"source": "files", "file": str(self.price_path() or self.crsp_path())}
+        crsp = self.crsp_path()
+        if crsp is not None:
+            meta["crsp_file"] = str(crsp)
+        return PriceBatch(frame.reset_index(drop=True), missing, meta)
 
     def benchmarks(self, start, end) -> pd.DataFrame:
         frame = between(self.all_prices(), start, end)
         frame = frame[frame["ticker"].isin(BENCHMARK_TICKERS)]
         if frame.empty:
             raise PriceFileError(
-                f"{self.price_path()}: no rows for benchmark tickers {BENCHMARK_TICKERS}"
+                f"{self.price_path() or self.crsp_path()}: no rows for benchmark tickers {BENCHMARK_TICKERS}"
             )
         return frame[["date", "ticker", "adj_close"]].reset_index(drop=True)
 

@@ -72,6 +72,7 @@ class PricePanel:
         ii, jj = np.nonzero(self.alive[lo:hi][:, cols])
         ii, jj = ii + lo, cols[jj]
         days = self.dates.to_numpy()[ii]
+        # The sample pays no dividends and never splits, so its close is the adjusted close.
         return pd.DataFrame(
             {
                 "date": self.dates[ii],
@@ -81,6 +82,11 @@ class PricePanel:
                 "volume": self.volume[ii, jj],
                 "shares_outstanding": self.shares[jj],
                 "delisted": days == self.delisted_on[jj],
+                "close": self.adj_close[ii, jj],
+                "dividend": 0.0,
+                "split_ratio": 1.0,
+                "ret": np.nan,
+                "delisting_return": np.nan,
             }
         )
 

@@ -1,0 +1,159 @@
+"""DuckDB IO manager whose writes are atomic and match columns by name.
+
+The stock `DuckDBPandasIOManager` deletes the table (or partition) and then inserts by
+column position in separate statements: an empty frame, a frame with one more column or
+with its columns in another order leaves an empty or silently scrambled table. Here the
+delete, any new columns and the insert run in one transaction, the insert is `BY NAME`,
+and an output with no rows fails before anything is touched unless the asset declares
+`may_be_empty` in its metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import pandas as pd
+from dagster import OutputContext
+from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster_duckdb.io_manager import DuckDbClient, _get_cleanup_statement
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+
+MAY_BE_EMPTY = "may_be_empty"
+
+
+class EmptyOutputError(ValueError):
+    pass
+
+
+class DeferredDeleteClient(DuckDbClient):
+    """Leaves the delete to the type handler, which runs it inside the write transaction,
+    and closes the connection when the write fails too (the stock client leaves it open,
+    so the file stays locked for this process)."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context, table_slice):
+        with DuckDbClient.connect(context, table_slice) as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    @staticmethod
+    def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
+        return None
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _table_columns(connection, table_slice: TableSlice) -> dict[str, str] | None:
+    rows = connection.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? and table_catalog = current_database()"
+        " order by ordinal_position",
+        [table_slice.schema, table_slice.table],
+    ).fetchall()
+    return {name: dtype for name, dtype in rows} if rows else None
+
+
+def _may_be_empty(context: OutputContext) -> bool:
+    metadata = dict(context.definition_metadata or {})
+    value = metadata.get(MAY_BE_EMPTY, False)
+    return bool(getattr(value, "value", value))
+
+
+class AtomicPandasTypeHandler(DuckDBPandasTypeHandler):
+    """Replace a table or a partition's rows in one DuckDB transaction, columns by name."""
+
+    def handle_output(
+        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
+    ):
+        target = f"{table_slice.schema}.{table_slice.table}"
+        if obj.empty and not _may_be_empty(context):
+            raise EmptyOutputError(
+                f"{target}: the asset produced no rows; nothing was written and the table keeps"
+                f" its previous contents (declare metadata {{'{MAY_BE_EMPTY}': True}} on an"
+                " asset that may legitimately be empty)"
+            )
+        duplicated = obj.columns[obj.columns.duplicated()].tolist()
+        if duplicated:
+            raise ValueError(f"{target}: output has duplicate column(s) {duplicated}")
+        connection.execute("begin transaction")
+        try:
+            self.replace(connection, table_slice, obj)
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        return super_metadata(context, obj)
+
+    def replace(self, connection, table_slice: TableSlice, obj: pd.DataFrame) -> None:
+        target = f"{table_slice.schema}.{table_slice.table}"
+        existing = _table_columns(connection, table_slice)
+        if existing is None:
+            connection.register("acct445_output", obj)
+            connection.execute(f"create table {target} as select * from acct445_output")
+            connection.unregister("acct445_output")
+            return
+        connection.execute(_get_cleanup_statement(table_slice))
+        connection.register("acct445_output", obj)
+        try:
+            types = {
+                row[0]: row[1]
+                for row in connection.execute("describe select * from acct445_output").fetchall()
+            }
+            for name in obj.columns:
+                if name not in existing:
+                    connection.execute(
+                        f"alter table {target} add column {_quote(name)} {types[name]}"
+                    )
+            self.insert(connection, target)
+        finally:
+            connection.unregister("acct445_output")
+
+    @staticmethod
+    def insert(connection, target: str) -> None:
+        connection.execute(f"insert into {target} by name select * from acct445_output")
+
+
+def super_metadata(context: OutputContext, obj: pd.DataFrame):
+    """The stock handler's row-count and schema metadata, without its write."""
+    from dagster import MetadataValue, TableColumn, TableSchema
+    from dagster._core.definitions.metadata import TableMetadataSet
+
+    context.add_output_metadata(
+        {
+            **(
+                TableMetadataSet(partition_row_count=obj.shape[0], storage_kind="duckdb")
+                if context.has_partition_key
+                else TableMetadataSet(row_count=obj.shape[0], storage_kind="duckdb")
+            ),
+            "dataframe_columns": MetadataValue.table_schema(
+                TableSchema(
+                    columns=[
+                        TableColumn(name=str(name), type=str(dtype))
+                        for name, dtype in obj.dtypes.items()
+                    ]
+                )
+            ),
+        }
+    )
+
+
+class AtomicDuckDBIOManager(DuckDBPandasIOManager):
+    """`DuckDBPandasIOManager` with atomic, by-name writes (see module docstring)."""
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler]:
+        return [AtomicPandasTypeHandler()]
+
+    def create_io_manager(self, context):
+        manager = super().create_io_manager(context)
+        manager._db_client = DeferredDeleteClient()
+        return manager
+
+
+__all__ = ["MAY_BE_EMPTY", "AtomicDuckDBIOManager", "EmptyOutputError"]

@@ -1,0 +1,117 @@
+"""The warehouse IO manager: one transaction per write, columns by name, no empty overwrite."""
+
+import duckdb
+import pandas as pd
+from dagster import (
+    DailyPartitionsDefinition,
+    Output,
+    asset,
+    materialize,
+)
+
+from acct445_assets.resources import build_resources
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager, AtomicPandasTypeHandler
+from acct445_assets.settings import load_settings
+
+
+def _run(db, frame, key=("raw", "things"), metadata=None, partition=None, partitions_def=None):
+    @asset(key=list(key), metadata=metadata or {}, partitions_def=partitions_def)
+    def things() -> Output[pd.DataFrame]:
+        return Output(frame)
+
+    return materialize(
+        [things],
+        resources={"io_manager": AtomicDuckDBIOManager(database=str(db))},
+        partition_key=partition,
+        raise_on_error=False,
+    )
+
+
+def _table(db, name="raw.things"):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(f"select * from {name} order by 1").df()
+
+
+def test_the_project_uses_the_atomic_io_manager(tmp_path):
+    resources = build_resources(load_settings({"ACCT445_HOME": str(tmp_path)}))
+    assert isinstance(resources["io_manager"], AtomicDuckDBIOManager)
+
+
+def test_columns_match_by_name_and_new_columns_are_added(tmp_path):
+    db = tmp_path / "w.duckdb"
+    assert _run(db, pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})).success
+    # Reordered, with one more column: values must land under their own names.
+    assert _run(db, pd.DataFrame({"c": [9.5, 8.5], "b": ["p", "q"], "a": [3, 4]})).success
+    out = _table(db)
+    assert out["a"].tolist() == [3, 4]
+    assert out["b"].tolist() == ["p", "q"]
+    assert out["c"].tolist() == [9.5, 8.5]
+    # A later frame without the new column leaves it NULL rather than shifting values.
+    assert _run(db, pd.DataFrame({"b": ["r"], "a": [5]})).success
+    out = _table(db)
+    assert out["a"].tolist() == [5] and out["b"].tolist() == ["r"] and out["c"].isna().all()
+
+
+def test_exception_between_delete_and_insert_leaves_table_unchanged(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    assert _run(db, pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})).success
+    before = _table(db)
+
+    def boom(connection, target):
+        # The old rows are already deleted inside the transaction at this point.
+        assert connection.execute(f"select count(*) from {target}").fetchall() == [(0,)]
+        raise RuntimeError("injected failure after the delete")
+
+    monkeypatch.setattr(AtomicPandasTypeHandler, "insert", staticmethod(boom))
+    result = _run(db, pd.DataFrame({"a": [7], "b": ["z"], "c": [1.0]}))
+    assert not result.success
+    after = _table(db)
+    pd.testing.assert_frame_equal(before, after)
+    assert list(after.columns) == ["a", "b"]  # the ALTER was rolled back too
+
+
+def test_empty_output_fails_before_writing(tmp_path):
+    db = tmp_path / "w.duckdb"
+    assert _run(db, pd.DataFrame({"a": [1, 2]})).success
+    result = _run(db, pd.DataFrame({"a": pd.Series([], dtype=int)}))
+    assert not result.success
+    failure = [e for e in result.all_events if e.is_step_failure][0]
+    assert "produced no rows" in str(failure.event_specific_data.error.cause)
+    assert _table(db)["a"].tolist() == [1, 2]
+
+
+def test_asset_that_may_be_empty_says_so(tmp_path):
+    db = tmp_path / "w.duckdb"
+    assert _run(db, pd.DataFrame({"a": [1, 2]})).success
+    empty = pd.DataFrame({"a": pd.Series([], dtype=int)})
+    assert _run(db, empty, metadata={"may_be_empty": True}).success
+    assert _table(db).empty
+
+
+def test_partition_rows_replaced_atomically(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    parts = DailyPartitionsDefinition(start_date="2024-01-01")
+    meta = {"partition_expr": "date"}
+
+    def day(d, v):
+        return pd.DataFrame({"date": [pd.Timestamp(d)], "v": [v]})
+
+    assert _run(
+        db, day("2024-01-01", 1.0), metadata=meta, partition="2024-01-01", partitions_def=parts
+    ).success
+    assert _run(
+        db, day("2024-01-02", 2.0), metadata=meta, partition="2024-01-02", partitions_def=parts
+    ).success
+    assert _run(
+        db, day("2024-01-02", 3.0), metadata=meta, partition="2024-01-02", partitions_def=parts
+    ).success
+    assert _table(db)["v"].tolist() == [1.0, 3.0]
+    monkeypatch.setattr(
+        AtomicPandasTypeHandler,
+        "insert",
+        staticmethod(lambda c, t: (_ for _ in ()).throw(OSError("disk"))),
+    )
+    assert not _run(
+        db, day("2024-01-02", 4.0), metadata=meta, partition="2024-01-02", partitions_def=parts
+    ).success
+    assert _table(db)["v"].tolist() == [1.0, 3.0]
