@@ -161,3 +161,18 @@ def test_absorbed_regressor_is_named():
     frame["bank_constant"] = frame["cik"].str[-2:].astype(float)
     with pytest.raises(ValueError, match="absorbed.*bank_constant"):
         twfe_frame(frame, "y", ["D", "bank_constant"])
+
+
+def test_bench_peers_agree_on_a_small_panel():
+    """The benchmark's four TWFE implementations give one coefficient and SE."""
+    from acct445_assets_bench import peers
+
+    frame = peers.twfe_panel(80, 12, seed=3)
+    results = {
+        name: peers.in_linearmodels_convention(run(frame), frame)
+        for name, run in peers.RUNNERS.items()
+    }
+    for name, result in results.items():
+        assert peers.discrepancy(result, results["linearmodels"]) < TOL, name
+    assert peers.statsmodels_fits(len(frame), 80, 12)
+    assert not peers.statsmodels_fits(144_304, 5000, 32)
