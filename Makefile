@@ -76,6 +76,6 @@ docker-test:  ## image + compose checks on a private dockerd with stand-in base 
 	bash deploy/docker-test.sh
 
 .PHONY: bench
-STAGES ?= estimators,cnoi,orchestrated
-bench: install  ## performance benchmark at scale (STAGES=estimators,cnoi,orchestrated BENCH_ARGS=...)
+STAGES ?= estimators,cnoi,orchestrated,peers
+bench: install  ## performance benchmark at scale (STAGES=estimators,cnoi,orchestrated,peers BENCH_ARGS=...)
 	$(RUN) python -m acct445_assets_bench.run --stages $(STAGES) $(BENCH_ARGS)
