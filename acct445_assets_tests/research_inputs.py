@@ -2,7 +2,8 @@
 
 Stand-ins for the dbt models (same column contracts as docs/architecture.md) so the
 estimators can be tested before, and independently of, the SQL pipeline. The CNOI
-stand-in is the latent opacity plus small noise, filed 40 days after each quarter end.
+stand-in is the quarter's latent opacity plus small noise, filed 40 days after each
+quarter end.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def returns_from_prices(prices: pd.DataFrame, delisting_return: float = DELISTIN
     return out[["date", "cik", "ticker", "adj_close", "ret", "market_value", "delisted"]]
 
 
-def stand_in_cnoi(banks: pd.DataFrame, noise_sd: float, seed: int, lag_days: int = 2):
+def stand_in_cnoi(banks: pd.DataFrame, noise_sd: float, seed: int, lag_days: int = 2, path=None):
+    """One score per bank and quarter, filed 40 days after the quarter end: the bank's
+    latent opacity in that quarter (``path``, quarters x ciks; else its level) plus noise."""
     rng = np.random.default_rng(seed)
     quarter_ends = pd.period_range("2017Q4", "2025Q3", freq="Q").to_timestamp(how="end").normalize()
     rows = []
@@ -47,7 +50,12 @@ def stand_in_cnoi(banks: pd.DataFrame, noise_sd: float, seed: int, lag_days: int
         filed = filed[
             (filed <= bank.last_date) & (filed >= bank.first_date - pd.Timedelta(days=200))
         ]
-        scores = np.clip(bank.latent_opacity + noise_sd * rng.standard_normal(len(filed)), 0, 100)
+        latent = (
+            bank.latent_opacity
+            if path is None
+            else path[bank.cik].loc[(filed - pd.Timedelta(days=40)).to_period("Q")].to_numpy()
+        )
+        scores = np.clip(latent + noise_sd * rng.standard_normal(len(filed)), 0, 100)
         rows.append(
             pd.DataFrame(
                 {
@@ -80,10 +88,7 @@ def quarter_panel(returns: pd.DataFrame, cnoi: pd.DataFrame, adoption: pd.Series
     panel = panel.sort_values(["cik", "quarter"]).reset_index(drop=True)
     panel["log_mv"] = np.log(panel["market_value"])
     by_bank = panel.groupby("cik")
-    consecutive_prev = by_bank["quarter"].shift(1) == panel["quarter"] - 1
     consecutive_next = by_bank["quarter"].shift(-1) == panel["quarter"] + 1
-    panel["prior_ret"] = by_bank["ret"].shift(1).where(consecutive_prev)
-    panel["prior_vol"] = by_bank["volatility"].shift(1).where(consecutive_prev)
     panel["next_ret"] = by_bank["ret"].shift(-1).where(consecutive_next)
     panel["adoption_quarter"] = panel["cik"].map(adoption)
     panel["adopted"] = panel["quarter"] >= pd.PeriodIndex(panel["adoption_quarter"], freq="Q")
@@ -102,11 +107,19 @@ def quarter_panel(returns: pd.DataFrame, cnoi: pd.DataFrame, adoption: pd.Series
     return panel.reset_index(drop=True)
 
 
+def latent_opacity_path(universe) -> pd.DataFrame:
+    truth = universe.truth
+    return pd.DataFrame(
+        truth["latent_opacity_path"],
+        index=pd.PeriodIndex(truth["latent_opacity_quarters"], freq="Q"),
+    )
+
+
 @lru_cache(maxsize=4)
 def sample_inputs(n_banks: int = 60, seed: int = 445, noise_sd: float = 2.0) -> dict:
     universe = generate_universe(SampleConfig(seed=seed, n_banks=n_banks))
     returns = returns_from_prices(universe.prices)
-    cnoi = stand_in_cnoi(universe.banks, noise_sd, seed)
+    cnoi = stand_in_cnoi(universe.banks, noise_sd, seed, path=latent_opacity_path(universe))
     adoption = universe.banks.set_index("cik")["adoption_quarter"]
     factors_daily = (universe.factors_daily / 100.0).reset_index()
     factors_monthly = (universe.factors_monthly / 100.0).reset_index()

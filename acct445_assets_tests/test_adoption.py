@@ -1,3 +1,5 @@
+import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,3 +90,46 @@ def test_override_file_errors_name_row_and_column(tmp_path):
         ValueError, match=r"missing.csv: missing required column\(s\) adoption_date"
     ):
         read_overrides(missing)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA, ""])
+def test_unknown_filer_status_leaves_the_adoption_quarter_unknown(missing):
+    assert rule_adoption_quarter(missing) is None
+    banks = pd.DataFrame(
+        {
+            "cik": ["1", "2", "3"],
+            "smaller_reporting_company": pd.Series([missing, True, missing], dtype=object),
+        }
+    )
+    parsed = pd.DataFrame({"cik": ["3"], "adoption_date": ["2021-01-01"]})
+    out = adoption_table(banks, parsed).set_index("cik")
+    assert out.loc["0000000001", "source"] == "unknown"
+    assert pd.isna(out.loc["0000000001", "adoption_quarter"])
+    assert pd.isna(out.loc["0000000001", "adoption_date"])
+    assert out.loc["0000000002", "adoption_quarter"] == "2023Q1"
+    assert out.loc["0000000003", ["adoption_quarter", "source"]].tolist() == ["2021Q1", "filing"]
+
+
+def test_unknown_status_survives_the_duckdb_round_trip():
+    banks = pd.DataFrame(
+        {
+            "cik": ["1", "2", "3"],
+            "smaller_reporting_company": pd.array([pd.NA, True, False], dtype="boolean"),
+        }
+    )
+    with duckdb.connect() as con:
+        con.register("banks", banks)
+        stored = con.execute("select * from banks").df()
+        out = adoption_table(stored).set_index("cik")
+        con.register("adoption", out.reset_index())
+        back = con.execute("select cik, adoption_quarter from adoption order by cik").df()
+    assert out["adoption_quarter"].tolist()[1:] == ["2023Q1", "2020Q1"]
+    assert pd.isna(back.loc[0, "adoption_quarter"])
+
+
+def test_filer_status_accepts_yes_no_values_and_rejects_others():
+    assert rule_adoption_quarter(np.bool_(True)) == "2023Q1"
+    assert rule_adoption_quarter("false") == "2020Q1"
+    assert rule_adoption_quarter(1) == "2023Q1"
+    with pytest.raises(ValueError, match="smaller_reporting_company: not a yes/no value 'maybe'"):
+        rule_adoption_quarter("maybe")

@@ -149,6 +149,10 @@ def test_table_density_penalties():
         ]
     )
     assert tokens(score_note(numberless, None))["T:tables_without_numbers"] == 15
+    # METHODS T: any numberless table is penalised, not only a majority of them.
+    one_of_three = make_note(tables=[[["Segment", "Risk"], ["Commercial", "Economy"]], ROLL, AGING])
+    assert tokens(score_note(one_of_three, None))["T:tables_without_numbers"] == 15
+    assert "T:tables_without_numbers" not in tokens(score_note(make_note(), None))
 
 
 def test_stability_no_prior_churn_and_halving_on_one_off_event():
@@ -183,7 +187,11 @@ def test_one_off_detected_from_adoption_in_period_or_merger():
 def test_reconciliation_to_balance_sheet():
     assert "X:totals_not_reconciled" not in tokens(score_note(make_note(acl=9000.0), None))
     assert tokens(score_note(make_note(acl=9500.0), None))["X:totals_not_reconciled"] == 8
-    assert tokens(score_note(make_note(acl=None), None))["X:no_balance_sheet_total"] == 8
+    # No balance-sheet total: not checkable, recorded without points.
+    unknown = score_note(make_note(acl=None), None)
+    assert tokens(unknown)["X:reconciliation_not_checkable"] == 0
+    assert "X:totals_not_reconciled" not in tokens(unknown)
+    assert unknown.dimensions["X"] == score_note(make_note(acl=9000.0), None).dimensions["X"]
 
 
 def test_dimensions_clipped_and_index_is_weighted_sum():

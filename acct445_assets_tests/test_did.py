@@ -14,7 +14,9 @@ from acct445_assets.research.did import (
     demean_two_way,
     did_analysis,
     event_time_dummies,
+    group_time_att,
     prepare_panel,
+    rademacher_weights,
     twfe,
     wild_cluster_bootstrap,
 )
@@ -126,14 +128,25 @@ def _cs_panels():
     balanced = vol[vol.groupby("cik")["t"].transform("size") == vol["t"].nunique()]
     rng = np.random.default_rng(0)
     toy = _toy_panel(rng, [3] * 6 + [5] * 5 + [6] * 6 + [None] * 6)
+    with_never = prepare_panel(
+        toy.rename(columns={"y": "volatility"}), "volatility", "2018Q1", "2019Q4"
+    )
+    return {"sample_balanced": balanced, "never_treated": with_never}
+
+
+def _unbalanced_panels():
+    vol = prepare_panel(sample_inputs()["panel"], "volatility")
+    assert (vol.groupby("cik")["t"].size() < vol["t"].nunique()).any()  # listings, failures
+    rng = np.random.default_rng(0)
+    toy = _toy_panel(rng, [3] * 6 + [5] * 5 + [6] * 6 + [None] * 6)
     toy = toy.drop(index=[4, 30, 31, 90]).rename(columns={"y": "volatility"})
-    with_never = prepare_panel(toy, "volatility", "2018Q1", "2019Q4")
-    return {"sample_unbalanced": vol, "sample_balanced": balanced, "never_treated": with_never}
+    return {"sample": vol, "toy": prepare_panel(toy, "volatility", "2018Q1", "2019Q4")}
 
 
-@pytest.mark.parametrize("panel_name", ["sample_unbalanced", "sample_balanced", "never_treated"])
+@pytest.mark.parametrize("panel_name", ["sample_balanced", "never_treated"])
 def test_callaway_santanna_matches_differences(panel_name):
     frame = _cs_panels()[panel_name]
+    assert (frame.groupby("cik")["t"].size() == frame["t"].nunique()).all()
     estimate, curve, att_gt, _ = callaway_santanna(frame, "volatility")
     ref_cells, ref_simple, ref_dynamic = _differences_oracle(frame, "volatility")
     got = att_gt.set_index(["cohort", "t"])
@@ -151,6 +164,60 @@ def test_callaway_santanna_matches_differences(panel_name):
     np.testing.assert_allclose(dynamic["se"], ref_dynamic["std_error"], rtol=1e-8)
 
 
+@pytest.mark.parametrize("panel_name", ["sample", "toy"])
+def test_callaway_santanna_cells_on_unbalanced_panels_match_differences_within_bank(panel_name):
+    # On an unbalanced panel each cell is the balanced two-quarter DiD of the banks observed
+    # in both its quarter and the base quarter: differences.ATTgt on exactly that sub-panel.
+    frame = _unbalanced_panels()[panel_name]
+    estimate, _, att_gt, _ = callaway_santanna(frame, "volatility")
+    cells = att_gt.merge(
+        group_time_att(frame, "volatility").cells[["cohort", "t", "base"]], on=["cohort", "t"]
+    )
+    cells = cells[cells["t"] != cells["base"]]
+    if panel_name == "sample":  # every cell is slow to re-fit; the cells around 2023 suffice
+        cells = cells[cells["cohort"] == cells["cohort"].max()]
+    wide = frame.pivot(index="cik", columns="t", values="volatility")
+    cohort_of = frame.groupby("cik")["g"].first()
+    checked_unbalanced = 0
+    for cell in cells.itertuples():
+        g, t, b = cell.cohort, cell.t, cell.base
+        observed = wide[[b, t]].notna().all(axis=1)
+        treated = cohort_of == g
+        control = cohort_of.isna() | (cohort_of > max(t, b))
+        keep = observed & (treated | control)
+        checked_unbalanced += int((~observed & (treated | control)).any())
+        sub = frame[frame["cik"].isin(keep[keep].index) & frame["t"].isin([b, t])]
+        # As a two-period panel: the earlier quarter is period 0, the later one is treated.
+        sub = sub.assign(
+            t=(sub["t"] == max(b, t)).astype(int),
+            g=np.where(sub["cik"].map(treated), 1.0, np.nan),
+        )
+        ref = _differences_oracle(sub, "volatility")[0].loc[(1, 1)]
+        sign = 1.0 if t > b else -1.0  # a pre-period cell is y_t - y_b, the reverse order
+        assert cell.att == pytest.approx(sign * ref["ATT"], rel=1e-8, abs=1e-12)
+        assert cell.se == pytest.approx(ref["std_error"], rel=1e-8)
+    assert checked_unbalanced > 0
+    post = att_gt[att_gt["t"] >= att_gt["cohort"]]
+    size = post["cohort"].map(cohort_of.value_counts())
+    assert estimate["coef"] == pytest.approx((post["att"] * size).sum() / size.sum(), rel=1e-9)
+
+
+def test_callaway_santanna_ignores_banks_entering_after_the_base_quarter():
+    # Zero planted effect; high-level treated banks list after their cohort's base quarter.
+    # Means over whoever is present would read their level as an effect.
+    rng = np.random.default_rng(3)
+    panel = _toy_panel(rng, [3] * 10 + [6] * 10 + [None] * 10, effect=0.0)
+    late = _toy_panel(rng, [3] * 8, effect=0.0).assign(cik=lambda x: "late" + x["cik"])
+    late["y"] += 3.0
+    late = late[late["quarter"] >= "2019Q1"]  # enter at t = 4, after base quarter t = 2
+    frame = prepare_panel(pd.concat([panel, late]), "y", "2018Q1", "2019Q4")
+    estimate, _, _, _ = callaway_santanna(frame, "y")
+    assert abs(estimate["coef"]) < 0.1
+    assert estimate["ci_low"] < 0.0 < estimate["ci_high"]
+    balanced = prepare_panel(panel, "y", "2018Q1", "2019Q4")
+    assert estimate["coef"] == pytest.approx(callaway_santanna(balanced, "y")[0]["coef"], abs=0.05)
+
+
 def test_event_time_dummies_bin_endpoints_and_omit_minus_one():
     frame = pd.DataFrame({"t": np.arange(20), "g": 10.0})
     with_dummies, names = event_time_dummies(frame, leads_lags=3)
@@ -162,17 +229,17 @@ def test_event_time_dummies_bin_endpoints_and_omit_minus_one():
     assert event_time_dummies(never, 3)[0][names].sum().sum() == 0
 
 
-def _toy_panel(rng, cohorts):
+def _toy_panel(rng, cohorts, effect=1.0):
     rows = []
     for i, g in enumerate(cohorts):
         unit = rng.normal()
         for t in range(8):
-            effect = 1.0 if (g is not None and t >= g) else 0.0
+            treated = effect if (g is not None and t >= g) else 0.0
             rows.append(
                 {
                     "cik": f"{i:03d}",
                     "quarter": f"{2018 + t // 4}Q{t % 4 + 1}",
-                    "y": unit + 0.1 * t + effect + rng.normal(0, 0.2),
+                    "y": unit + 0.1 * t + treated + rng.normal(0, 0.2),
                     "adoption_quarter": None if g is None else f"{2018 + g // 4}Q{g % 4 + 1}",
                 }
             )
@@ -237,3 +304,80 @@ def test_runtime_code_does_not_load_the_oracle_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _crv1_t_with_dummies(y, x, entity, time):
+    """OLS of y on x and full bank and quarter dummies, CRV1 t of x by bank (G/(G-1))."""
+    dummies = np.column_stack(
+        [np.eye(entity.max() + 1)[entity], np.eye(time.max() + 1)[time][:, 1:]]
+    )
+    X = np.column_stack([x, dummies])
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    bread = np.linalg.pinv(X.T @ X)
+    scores = pd.DataFrame(X * resid[:, None]).groupby(entity).sum().to_numpy()
+    n_clusters = entity.max() + 1
+    cov = bread @ scores.T @ scores @ bread * n_clusters / (n_clusters - 1)
+    return beta[0] / np.sqrt(cov[0, 0])
+
+
+def test_wild_bootstrap_refits_the_two_way_model_at_every_draw(vol_frame):
+    # Unbalanced (late listings, failures): quarter effects are not nested in bank clusters,
+    # so bootstrapping once-demeaned data is not the bootstrap of the two-way model.
+    banks = vol_frame.groupby("cik")["t"].size().sort_values().index[:14]
+    frame = vol_frame[vol_frame["cik"].isin(banks)].reset_index(drop=True)
+    assert frame.groupby("cik")["t"].size().nunique() > 1
+    entity = pd.factorize(frame["cik"])[0]
+    time = pd.factorize(frame["t"])[0]
+    y, x = frame["volatility"].to_numpy(), frame["D"].to_numpy()
+    got = wild_cluster_bootstrap(y, x, entity, reps=60, seed=4, fixed_effects=(entity, time))
+    dummies = np.column_stack([np.eye(entity.max() + 1)[entity], np.eye(time.max() + 1)[time]])
+    restricted = dummies @ np.linalg.lstsq(dummies, y, rcond=None)[0]
+    u = y - restricted
+    weights = rademacher_weights(entity.max() + 1, 60, 4)
+    expected = [
+        _crv1_t_with_dummies(restricted + u * weights[entity, b], x, entity, time)
+        for b in range(weights.shape[1])
+    ]
+    np.testing.assert_allclose(got["t_boot"], expected, rtol=1e-7)
+    assert got["t"] == pytest.approx(_crv1_t_with_dummies(y, x, entity, time), rel=1e-7)
+    assert twfe(frame, "volatility", bootstrap_reps=60, seed=4)["wild_p"] == pytest.approx(
+        max(np.mean(np.abs(expected) > abs(got["t"])), 1 / 61)
+    )
+
+
+def test_wild_bootstrap_reports_a_bound_not_zero(vol_frame):
+    frame = vol_frame.assign(strong=vol_frame["volatility"] + 0.05 * vol_frame["D"])
+    got = twfe(frame, "strong", bootstrap_reps=99, seed=1)
+    assert got["wild_p"] == pytest.approx(1 / 100)
+    assert got["wild_p_bound"] == pytest.approx(1 / 100)
+    assert got["wild_p_below_bound"]
+    loose = twfe(
+        vol_frame.assign(placebo=np.random.default_rng(2).standard_normal(len(vol_frame))),
+        "placebo",
+        bootstrap_reps=99,
+        seed=1,
+    )
+    assert loose["wild_p"] > 0.05 and not loose["wild_p_below_bound"]
+
+
+def test_banks_with_unknown_adoption_are_excluded_and_counted():
+    panel = sample_inputs()["panel"]
+    unknown = panel["cik"].unique()[:5]
+    blanked = panel.assign(
+        adoption_quarter=panel["adoption_quarter"].where(~panel["cik"].isin(unknown), None)
+    )
+    res = did_analysis(blanked, ["volatility"], bootstrap_reps=0)
+    counts = res.counts["volatility"]
+    assert counts["n_excluded_unknown_adoption"] == 5
+    assert counts["n_banks"] == panel["cik"].nunique() - 5
+    assert any("5 bank(s) with an unknown adoption quarter" in n for n in res.notes)
+    known = did_analysis(panel[~panel["cik"].isin(unknown)], ["volatility"], bootstrap_reps=0)
+    pd.testing.assert_series_equal(
+        res.estimates["coef"], known.estimates["coef"], check_exact=False, rtol=1e-12
+    )
+    # A user-supplied adoption table makes them count again.
+    table = sample_inputs()["adoption"]
+    supplied = did_analysis(blanked, ["volatility"], adoption=table, bootstrap_reps=0)
+    assert supplied.counts["volatility"]["n_excluded_unknown_adoption"] == 0
+    assert supplied.counts["volatility"]["n_banks"] == panel["cik"].nunique()

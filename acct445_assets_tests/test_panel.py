@@ -20,7 +20,7 @@ def fitted():
 def test_fixed_effects_match_pyfixest_and_driscoll_kraay_by_hand(fitted):
     _, frame, res = fitted
     fe = res.coefficients.query("estimator == 'fixed_effects_driscoll_kraay'").set_index("term")
-    ref = pf.feols("next_ret ~ cnoi + log_mv + prior_ret + prior_vol | cik + t", data=frame)
+    ref = pf.feols("next_ret ~ cnoi + log_mv + ret + volatility | cik + t", data=frame)
     np.testing.assert_allclose(fe.loc[REGRESSORS, "coef"], ref.coef()[REGRESSORS], rtol=1e-7)
     # Driscoll-Kraay: Bartlett HAC of the cross-sectional sums of scores, FE partialled out.
     entity, time = pd.factorize(frame["cik"])[0], pd.factorize(frame["t"])[0]
@@ -72,3 +72,27 @@ def test_too_small_panel_is_reported_not_estimated(fitted):
     res = panel_regression(tiny)
     assert res.coefficients["status"].str.contains("too few").all()
     assert "too few" in res.notes[0]
+
+
+def test_controls_are_the_decision_quarters_own_values():
+    # METHODS 7: next_ret is q+1's return; the controls are q's own return, volatility and
+    # log market value at q's end - all known when q ends.
+    panel = pd.DataFrame(
+        {
+            "cik": ["A"] * 3,
+            "quarter": ["2020Q1", "2020Q2", "2020Q3"],
+            "ret": [0.10, -0.05, 0.02],
+            "volatility": [0.01, 0.03, 0.02],
+            "market_value": [100.0, 95.0, 97.0],
+            "cnoi": [40.0, 45.0, 50.0],
+        }
+    )
+    panel["log_mv"] = np.log(panel["market_value"])
+    panel["next_ret"] = panel["ret"].shift(-1)
+    frame = regression_sample(panel).set_index("quarter")
+    assert list(frame.index) == ["2020Q1", "2020Q2"]
+    q1 = frame.loc["2020Q1"]
+    assert q1["next_ret"] == pytest.approx(-0.05)
+    assert q1["ret"] == pytest.approx(0.10) and q1["volatility"] == pytest.approx(0.01)
+    assert q1["log_mv"] == pytest.approx(np.log(100.0))
+    assert set(CONTROLS) == {"log_mv", "ret", "volatility"}

@@ -195,6 +195,132 @@ def test_cecl_volatility_effect_recovered(materialized):
     assert (ret["ci_low"] < 0).all() and (ret["ci_high"] > 0).all()  # no planted return effect
 
 
+def test_opacity_premium_recovered_with_bank_fixed_effects(materialized):
+    # Latent opacity moves within banks, so bank effects leave the premium identified.
+    data, tables, _ = materialized
+    truth = data["truth"]["opacity_premium_quarterly_per_point"]
+    fe = (
+        tables["panel_regression"]
+        .query("estimator == 'fixed_effects_driscoll_kraay' and term == 'cnoi'")
+        .iloc[0]
+    )
+    assert fe["ci_low"] < truth < fe["ci_high"]
+    assert fe["ci_low"] > 0  # identified from within-bank changes alone
+    path = data["universe"].truth["latent_opacity_path"]
+    assert np.mean([np.std(v) for v in path.values()]) > 5  # opacity really moves
+
+
+def recovery_rows(data, tables) -> list[dict]:
+    """Each planted effect with its estimate and 95% CI (the docs/recovery.md table)."""
+    from acct445_assets.research.event_study import event_study, returns_from_prices
+
+    truth = data["truth"]
+    rows = []
+
+    def add(effect, estimator, estimate, low, high, planted):
+        rows.append(
+            {
+                "effect": effect,
+                "estimator": estimator,
+                "estimate": float(estimate),
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "truth": float(planted),
+            }
+        )
+
+    panel = tables["panel_regression"].query("term == 'cnoi'").set_index("estimator")
+    for estimator, label in (
+        ("fixed_effects_driscoll_kraay", "bank + quarter FE, Driscoll-Kraay"),
+        ("fama_macbeth", "Fama-MacBeth, Newey-West"),
+    ):
+        row = panel.loc[estimator]
+        add(
+            "opacity premium, quarterly return per CNOI point",
+            label,
+            row["coef"],
+            row["ci_low"],
+            row["ci_high"],
+            truth["opacity_premium_quarterly_per_point"],
+        )
+    alpha = (
+        tables["factor_alphas"]
+        .query("portfolio == 'spread' and frequency == 'daily' and model == 'ff5_mom'")
+        .iloc[0]
+    )
+    groups = (
+        tables["decile_portfolios"].groupby(["rebalance_date", "group"])["cnoi"].mean().unstack()
+    )
+    gap = (groups[1] - groups[10]).mean()
+    low, high = sorted(
+        [
+            (alpha["alpha"] - 1.96 * alpha["alpha_se"]) / gap,
+            (alpha["alpha"] + 1.96 * alpha["alpha_se"]) / gap,
+        ]
+    )
+    add(
+        "opacity premium, daily return per CNOI point",
+        "decile spread FF5+MOM alpha / CNOI gap",
+        alpha["alpha"] / gap,
+        low,
+        high,
+        truth["opacity_premium_daily_per_point"],
+    )
+    res = event_study(
+        data["returns"],
+        ["2023-03-10"],
+        market=returns_from_prices(data["benchmarks"], "SPY"),
+        cnoi=data["cnoi"],
+        window=(-1, 1),
+        n_permutations=100,
+    )
+    reg = res.cnoi_regression.set_index("term")
+    add(
+        "SVB CAR[-1,+1] per CNOI point",
+        "CAR on CNOI, HC3",
+        *reg.loc["cnoi_slope", ["coef", "ci_low", "ci_high"]],
+        truth["svb_car_per_point"],
+    )
+    by_day = truth["svb_bank_factor_ar_by_day"]
+    add(
+        "SVB CAR[-1,+1] at CNOI 50 (planted shock + unspanned bank factor)",
+        "CAR on CNOI, HC3",
+        *reg.loc["car_at_cnoi_50", ["coef", "ci_low", "ci_high"]],
+        truth["svb_car_mean_at_50"] + sum(by_day[d] for d in (-1, 0, 1)),
+    )
+    est = tables["did_estimates"].query("kind == 'estimate'").set_index(["outcome", "estimator"])
+    for outcome, effect, planted in (
+        ("volatility", "CECL adoption: quarterly volatility", truth["cecl_att_volatility"]),
+        ("ret", "CECL adoption: quarterly return", truth["cecl_att_return"]),
+    ):
+        for estimator, label in (("twfe", "TWFE"), ("callaway_santanna", "Callaway-Sant'Anna")):
+            row = est.loc[(outcome, estimator)]
+            add(effect, label, row["coef"], row["ci_low"], row["ci_high"], planted)
+    return rows
+
+
+def test_every_planted_effect_is_inside_its_95_percent_interval(materialized):
+    data, tables, _ = materialized
+    rows = recovery_rows(data, tables)
+    assert len(rows) == 9
+    outside = [r for r in rows if not r["ci_low"] < r["truth"] < r["ci_high"]]
+    assert outside == []
+
+
+def recovery_markdown(rows) -> str:
+    lines = [
+        "| planted effect | estimator | estimate | 95% CI | truth | inside |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        inside = "yes" if r["ci_low"] < r["truth"] < r["ci_high"] else "no"
+        lines.append(
+            f"| {r['effect']} | {r['estimator']} | {r['estimate']:.3g} | "
+            f"[{r['ci_low']:.3g}, {r['ci_high']:.3g}] | {r['truth']:.3g} | {inside} |"
+        )
+    return "\n".join(lines)
+
+
 def test_assets_report_unsupported_data_instead_of_failing(tmp_path):
     data = dict(sample_inputs())
     panel = data["panel"].assign(adoption_quarter=None, cnoi=np.nan)
@@ -241,3 +367,29 @@ def test_decile_spread_recovers_the_premium_with_more_banks():
     assert per_point - 1.96 * se < truth < per_point + 1.96 * se
     assert truth / 2 < per_point < truth * 2
     assert alpha["alpha_t"] < -2
+
+
+if __name__ == "__main__":
+    # Regenerates the table of docs/recovery.md:
+    #   uv run --frozen python -c "import runpy; runpy.run_module(
+    #       'acct445_assets_tests.test_research_recovery', run_name='__main__')"
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ACCT445_RESULTS_DIR"] = tmp
+        db = os.path.join(tmp, "study.duckdb")
+        inputs = sample_inputs()
+        write_warehouse(db, inputs)
+        out, _ = run_research(
+            db,
+            {
+                "ops": {
+                    "research__event_study_cars": {
+                        "config": {"window": [-1, 1], "n_permutations": 500}
+                    },
+                    "research__did_estimates": {"config": {"bootstrap_reps": 199}},
+                }
+            },
+        )
+        print(recovery_markdown(recovery_rows(inputs, out)))

@@ -151,3 +151,23 @@ def test_without_accession_link_uses_latest_filed_score():
     merged = unlinked.merge(linked, on=["cik", "quarter"], suffixes=("_u", "_l"))
     assert (merged["cnoi_u"] == merged["cnoi_l"]).all()
     assert not np.allclose(merged["fog_u"], merged["fog_l"])
+
+
+def test_without_accession_link_a_score_counts_from_its_known_date():
+    # A note filed on the last session of a quarter is known two sessions later: in the
+    # next quarter, never at the quarter end it was filed on.
+    scores, panel = make_inputs(n_banks=6, n_quarters=6)
+    panel = panel.drop(columns=["cnoi_accession", "cnoi"])
+    # The second-to-last quarter end (the last quarter has no next-quarter volatility).
+    last = sorted(pd.to_datetime(panel["quarter_end"]).unique())[-2]
+    bank = scores["cik"].iloc[0]
+    late = (
+        scores[scores["cik"] == bank]
+        .iloc[[-1]]
+        .assign(accession="late", filing_date=last, fog=99.0, cnoi=77.0)
+    )
+    sample = next_quarter_sample(pd.concat([scores, late], ignore_index=True), panel)
+    assert not (sample["fog"] == 99.0).any()
+    early = late.assign(filing_date=last - pd.Timedelta(days=10))
+    sample = next_quarter_sample(pd.concat([scores, early], ignore_index=True), panel)
+    assert (sample["fog"] == 99.0).sum() == 1

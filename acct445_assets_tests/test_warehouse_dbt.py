@@ -207,6 +207,7 @@ def test_dbt_build_succeeds_and_every_dbt_test_passes(built):
     tests = [r for r in built["results"] if r["unique_id"].startswith("test.")]
     assert len(tests) > 60
     assert any("known_by_bank_quarter_panel" in r["unique_id"] for r in tests)
+    assert any("bank_quarter_panel_next_ret_is_next_quarter" in r["unique_id"] for r in tests)
     assert any("rebalance_universe_uses_latest_known_cnoi" in r["unique_id"] for r in tests)
 
 
@@ -258,12 +259,11 @@ def test_quarter_and_month_aggregation_match_the_hand_computed_example(built):
     assert pd.Timestamp(q1["quarter_end"]) == pd.Timestamp("2020-03-31")
     assert q1["market_value"] == pytest.approx(10.89 * 5e5)
     assert q1["log_mv"] == pytest.approx(np.log(10.89 * 5e5))
-    assert np.isnan(q1["prior_ret"]) and q1["next_ret"] == pytest.approx(delisting_day)
+    assert q1["next_ret"] == pytest.approx(delisting_day)
     assert q2["ret"] == pytest.approx(delisting_day) and np.isnan(q2["volatility"])
-    assert q2["prior_ret"] == pytest.approx(q1["ret"]) and q2["prior_vol"] == pytest.approx(
-        q1["volatility"]
-    )
     assert np.isnan(q2["next_ret"])
+    # METHODS 7: row q carries q's own return and volatility as controls, never q-1's.
+    assert not {"prior_ret", "prior_vol"} & set(panel.columns)
     # D's only filing (2020-03-27, a Friday) is known Tuesday 03-31: in time for Q1.
     assert pd.Timestamp(q1["cnoi_known_date"]) == pd.Timestamp("2020-03-31")
     assert q1["adoption_quarter"] == "2020Q1" and q1["adopted"] and q2["adopted"]
@@ -294,7 +294,7 @@ def test_panel_and_universe_agree_with_the_pandas_reference(built):
     expected = quarter_panel(returns, cnoi, adoption)
     panel = read(built["db"], "warehouse.bank_quarter_panel", "cik, quarter")
     assert len(panel) == len(expected)
-    for col in ["ret", "volatility", "market_value", "prior_ret", "prior_vol", "next_ret", "cnoi"]:
+    for col in ["ret", "volatility", "market_value", "next_ret", "cnoi"]:
         np.testing.assert_allclose(
             panel[col], expected[col], rtol=1e-9, equal_nan=True, err_msg=col
         )

@@ -252,6 +252,7 @@ def cecl_adoption(
             "dagster/row_count": len(table),
             "from_filings": int(sources.get("filing", 0)),
             "from_rule": int(sources.get("rule", 0)),
+            "unknown_filer_status": int(sources.get("unknown", 0)),
             "from_override": int(sources.get("override", 0)),
             "adoption_quarters": MetadataValue.md(md),
         },

@@ -631,6 +631,7 @@ def did_estimates(
             "ci_high",
             "p",
             "wild_p",
+            "wild_p_below_bound",
             "n_treated_clusters",
             "n_control_clusters",
             "n_quarter_clusters",

@@ -70,9 +70,41 @@ def find_adoption_date(text: str) -> pd.Timestamp | None:
     return None
 
 
-def rule_adoption_quarter(smaller_reporting_company: bool) -> str:
-    """METHODS.md section 6: SEC filers that are not SRCs adopt in 2020Q1, others in 2023Q1."""
-    return RULE_OTHER if bool(smaller_reporting_company) else RULE_LARGE
+TRUE_WORDS = {"true", "t", "yes", "y", "1"}
+FALSE_WORDS = {"false", "f", "no", "n", "0"}
+
+
+def filer_status(value) -> bool | None:
+    """Smaller-reporting-company status as True/False, or None when it is not known.
+
+    Missing values of every kind (None, NaN, pd.NA, empty text) are unknown: ``bool()``
+    of them would silently decide a bank's adoption quarter (METHODS section 6).
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if not word:
+            return None
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"smaller_reporting_company: not a yes/no value {value!r}")
+    if pd.isna(value):
+        return None
+    if value in (0, 1):
+        return bool(value)
+    raise ValueError(f"smaller_reporting_company: not a yes/no value {value!r}")
+
+
+def rule_adoption_quarter(smaller_reporting_company) -> str | None:
+    """METHODS.md section 6: SEC filers that are not SRCs adopt in 2020Q1, others in
+    2023Q1; None (unknown quarter) when the filer status is unknown."""
+    status = filer_status(smaller_reporting_company)
+    if status is None:
+        return None
+    return RULE_OTHER if status else RULE_LARGE
 
 
 def adoption_table(
@@ -80,16 +112,21 @@ def adoption_table(
     parsed: pd.DataFrame | None = None,
     overrides: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per bank: `cik, adoption_date, adoption_quarter, source (filing|rule|override)`.
+    """One row per bank: `cik, adoption_date, adoption_quarter, source
+    (filing|rule|override|unknown)`.
 
     `parsed` has `cik, adoption_date` (one or more dates per bank from its filings; the
-    earliest wins), `overrides` has `cik, adoption_date` and beats everything.
+    earliest wins), `overrides` has `cik, adoption_date` and beats everything. A bank with
+    neither and an unknown filer status keeps an unknown date (NaT, quarter None,
+    source "unknown"); the DiD excludes and counts it.
     """
     out = banks[["cik", "smaller_reporting_company"]].drop_duplicates("cik").copy()
     out["cik"] = out["cik"].astype(str).str.zfill(10)
-    rule_q = out["smaller_reporting_company"].map(rule_adoption_quarter)
-    out["adoption_date"] = pd.PeriodIndex(rule_q, freq="Q").start_time
-    out["source"] = "rule"
+    rule_q = [rule_adoption_quarter(v) for v in out["smaller_reporting_company"]]
+    out["adoption_date"] = pd.to_datetime(
+        [pd.Period(q, freq="Q").start_time if q else pd.NaT for q in rule_q]
+    )
+    out["source"] = ["rule" if q else "unknown" for q in rule_q]
     for frame, source in ((parsed, "filing"), (overrides, "override")):
         if frame is None or frame.empty:
             continue
@@ -102,7 +139,8 @@ def adoption_table(
         out.loc[hit, "adoption_date"] = out.loc[hit, "cik"].map(first).to_numpy()
         out.loc[hit, "source"] = source
     out["adoption_date"] = pd.to_datetime(out["adoption_date"]).dt.normalize()
-    out["adoption_quarter"] = out["adoption_date"].dt.to_period("Q").astype(str)
+    quarter = out["adoption_date"].dt.to_period("Q")
+    out["adoption_quarter"] = quarter.astype(str).where(quarter.notna(), None)
     return out[["cik", "adoption_date", "adoption_quarter", "source"]].reset_index(drop=True)
 
 

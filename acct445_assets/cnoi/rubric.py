@@ -363,7 +363,8 @@ def score_note(
     numberless = sum(
         not any(_parse_number(c) is not None for r in t for c in r[1:] or r) for t in tables
     )
-    if tables and numberless * 2 > len(tables):
+    # METHODS T: the penalty applies when any table lacks numbers, not most of them.
+    if numberless:
         add("T", "tables_without_numbers", 15)
     if not tables and note.n_images > 0:
         add("T", "tables_only_images", 30)
@@ -387,7 +388,8 @@ def score_note(
     if not flags.credit_quality:
         add("X", "missing_credit_quality_indicators", 10)
     if flags.reconciled is None:
-        add("X", "no_balance_sheet_total", 8)
+        # Nothing to reconcile against: recorded, not charged as "not reconciled".
+        pens.append(Penalty("X", "reconciliation_not_checkable", 0.0))
     elif not flags.reconciled:
         add("X", "totals_not_reconciled", 8)
 

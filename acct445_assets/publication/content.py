@@ -244,8 +244,16 @@ def did_content(result) -> dict:
         t = row.get("t", row["coef"] / row["se"] if row.get("se") else None)
         headline.append(_entry(label, row["coef"], t, "t", row.get("p"), n))
         if _value(row.get("wild_p")) is not None:
+            bound = " (p below 1/(B+1))" if row.get("wild_p_below_bound") in (True,) else ""
             headline.append(
-                _entry(label + " (wild cluster bootstrap)", row["coef"], t, "t", row["wild_p"], n)
+                _entry(
+                    label + " (wild cluster bootstrap)" + bound,
+                    row["coef"],
+                    t,
+                    "t",
+                    row["wild_p"],
+                    n,
+                )
             )
     for row in result.pretrends.to_dict("records"):
         if _value(row.get("wald")) is None:

@@ -2,12 +2,13 @@
 
 - TWFE y_iq = a_i + l_q + b D_iq + e with linearmodels PanelOLS, SEs clustered by bank
   and quarter (two-way); restricted wild cluster bootstrap p-value (Rademacher, null
-  imposed, by bank) on the two-way-demeaned data (Frisch-Waugh-Lovell: the same
-  coefficient and the same bootstrap t distribution), vectorised numpy.
+  imposed, by bank) re-fitting the full two-way model at each draw through an exact
+  projection, vectorised numpy; p < 1/(B+1) is reported as that bound with a flag.
 - Event study: leads and lags -L..+L around adoption, -1 omitted, endpoints binned,
   two-way clustered SEs and a joint Wald test of the leads.
-- Callaway & Sant'Anna ATT(g,t) with not-yet-treated controls and long differences
-  against g-1 (universal base period), aggregated to an overall ATT and an event-time
+- Callaway & Sant'Anna ATT(g,t) with not-yet-treated controls and within-bank long
+  differences against g-1 (universal base period) over the banks observed in both
+  quarters, so listings, delistings and mergers cannot move a cell; aggregated to an overall ATT and an event-time
   curve, analytic SEs from bank-level influence functions; numpy.
 
 The bootstrap and Callaway-Sant'Anna are the project's own code rather than the
@@ -84,6 +85,18 @@ def prepare_panel(
     return frame.reset_index(drop=True)
 
 
+def drop_unknown_adoption(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows of banks with a known adoption quarter and the number of banks left out.
+
+    An unknown quarter is never read as "not adopted" (METHODS section 6); when no bank has
+    one the frame is returned whole so that the caller reports "no adoption dates"."""
+    unknown = frame["adoption_quarter"].isna()
+    if unknown.all():
+        return frame, 0
+    n_unknown = int(frame.loc[unknown, "cik"].nunique())
+    return frame.loc[~unknown].reset_index(drop=True), n_unknown
+
+
 def cluster_counts(frame: pd.DataFrame) -> dict:
     first_t = frame.groupby("cik")["t"].min()
     g = frame.groupby("cik")["g"].first()
@@ -158,10 +171,17 @@ def twfe(frame: pd.DataFrame, outcome: str, bootstrap_reps: int = 999, seed: int
     ci = res.conf_int().loc["D"]
     entity = pd.factorize(frame["cik"])[0]
     time = pd.factorize(frame["t"])[0]
-    tilde = demean_two_way(frame[[outcome, "D"]].to_numpy(), entity, time)
-    wild_p = np.nan
+    wild = {"wild_p": np.nan, "wild_p_bound": np.nan, "wild_p_below_bound": False}
     if bootstrap_reps:
-        wild_p = wild_cluster_bootstrap(tilde[:, 0], tilde[:, 1], entity, bootstrap_reps, seed)["p"]
+        boot = wild_cluster_bootstrap(
+            frame[outcome].to_numpy(),
+            frame["D"].to_numpy(),
+            entity,
+            bootstrap_reps,
+            seed,
+            fixed_effects=(entity, time),
+        )
+        wild = {k: boot[k] for k in wild}
     return {
         "estimator": "twfe",
         "coef": float(res.params["D"]),
@@ -170,7 +190,7 @@ def twfe(frame: pd.DataFrame, outcome: str, bootstrap_reps: int = 999, seed: int
         "p": float(res.pvalues["D"]),
         "ci_low": float(ci["lower"]),
         "ci_high": float(ci["upper"]),
-        "wild_p": wild_p,
+        **wild,
         "n_obs": int(res.nobs),
         "status": OK,
     }
@@ -264,6 +284,44 @@ def rademacher_weights(n_clusters: int, reps: int, seed: int) -> np.ndarray:
     return draws.reshape(n_clusters, reps).astype(np.int8)
 
 
+class TwoWayProjection:
+    """Exact residuals of columns on bank and quarter dummies (any unbalanced panel).
+
+    Bank effects are swept out by within-bank demeaning; the quarter effects then solve
+    the T x T normal equations A g = c with A = diag(n_t) - C' diag(1/n_i) C (C the bank x
+    quarter count matrix) and c the quarter sums of the within-bank residuals, so the
+    projection costs one small pseudo-inverse, not an iteration per column.
+    """
+
+    def __init__(self, entity: np.ndarray, time: np.ndarray):
+        self.entity = np.asarray(entity)
+        self.time = np.asarray(time)
+        n_e, n_t = int(self.entity.max()) + 1, int(self.time.max()) + 1
+        counts = np.zeros((n_e, n_t))
+        np.add.at(counts, (self.entity, self.time), 1.0)
+        self.counts = counts
+        self.n_entity = counts.sum(axis=1)
+        gram = np.diag(counts.sum(axis=0)) - counts.T @ (counts / self.n_entity[:, None])
+        self.inverse = np.linalg.pinv(gram)
+        self.shape = (n_e, n_t)
+
+    def _sums(self, codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+        out = np.zeros((size, values.shape[1]))
+        np.add.at(out, codes, values)
+        return out
+
+    def residuals(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        flat = values.ndim == 1
+        w = values[:, None] if flat else values
+        n_e, n_t = self.shape
+        w = w - (self._sums(self.entity, w, n_e) / self.n_entity[:, None])[self.entity]
+        gamma = self.inverse @ self._sums(self.time, w, n_t)
+        bank_part = (self.counts @ gamma) / self.n_entity[:, None]
+        out = w - gamma[self.time] + bank_part[self.entity]
+        return out[:, 0] if flat else out
+
+
 def wild_cluster_bootstrap(
     y: np.ndarray,
     x: np.ndarray,
@@ -271,19 +329,34 @@ def wild_cluster_bootstrap(
     reps: int = 999,
     seed: int = 0,
     chunk_elements: int = 4_000_000,
+    fixed_effects: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Restricted (null b = 0 imposed) wild cluster bootstrap of the slope of y on one
     regressor x, Rademacher signs per cluster, CRV1 t statistics.
 
-    Used on two-way-demeaned y and D (Frisch-Waugh-Lovell), where the restricted
-    residuals are y itself. Bootstrap t_b = sum_g c_g v_gb / sqrt(ssc sum_g Z_gb^2) with
-    c_g = s_g / X'X, s_g = X_g'y_g and Z_gb = c_g v_gb - (X_g'X_g / (X'X)^2) sum_h s_h v_hb,
-    the score form of Roodman et al. (2019); all draws in B x G matrix products.
-    Returns p (share of |t_b| > |t|), t and the bootstrap t draws."""
+    Without ``fixed_effects`` the model is y = b x + e (for data already partialled out):
+    the restricted residuals are y itself and t_b = sum_g c_g v_gb / sqrt(ssc sum_g
+    Z_gb^2) with c_g = s_g / X'X, s_g = X_g'y_g and Z_gb = c_g v_gb - (X_g'X_g / (X'X)^2)
+    sum_h s_h v_hb, the score form of Roodman et al. (2019).
+
+    With ``fixed_effects=(entity, time)`` the full two-way model y = a_i + l_t + b x + e is
+    re-fitted at every draw: restricted residuals u = M y (M the exact two-way
+    annihilator), y*_b = (y - u) + u v_b, and the draw's residuals M y*_b - b_b M x are
+    projected exactly. Demeaning once and bootstrapping the demeaned data instead is exact
+    only when the quarter effects are nested in the clusters (they are not: clusters are
+    banks); the re-fit has no such approximation.
+
+    Returns p (share of |t_b| > |t|), t, the bootstrap t draws, and ``p_bound`` =
+    1/(B+1) with ``p_below_bound``: when no draw exceeds |t| the p-value is only known to
+    be below the bound, and ``wild_p`` reports the bound, never 0."""
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
     codes = np.unique(np.asarray(cluster), return_inverse=True)[1].ravel()
     n_clusters = int(codes.max()) + 1
+    projection = None
+    if fixed_effects is not None:
+        projection = TwoWayProjection(*fixed_effects)
+        y, x = projection.residuals(np.column_stack([y, x])).T
     xx = float(x @ x)
     slope = float(x @ y) / xx
     # CRV1 with k = 1 regressor: (N-1)/(N-k) = 1; the factor cancels in p anyway.
@@ -294,15 +367,27 @@ def wild_cluster_bootstrap(
     leverage = np.bincount(codes, weights=x * x, minlength=n_clusters) / xx**2
     contribution = score / xx
     weights = rademacher_weights(n_clusters, reps, seed)
-    width = max(1, chunk_elements // n_clusters)
+    width = max(1, chunk_elements // (len(y) if projection is not None else n_clusters))
     t_boot = np.empty(weights.shape[1])
     for start in range(0, weights.shape[1], width):
         v = weights[:, start : start + width].astype(float)
         numer = contribution @ v
-        z = contribution[:, None] * v - leverage[:, None] * (score @ v)[None, :]
+        if projection is None:
+            z = contribution[:, None] * v - leverage[:, None] * (score @ v)[None, :]
+        else:
+            # x'M(u v) = x'(u v) since x is already M x, so the slope needs no projection.
+            resid = projection.residuals(y[:, None] * v[codes]) - numer[None, :] * x[:, None]
+            scores = np.zeros((n_clusters, v.shape[1]))
+            np.add.at(scores, codes, x[:, None] * resid)
+            z = scores / xx
         t_boot[start : start + width] = numer / np.sqrt(ssc * np.sum(z**2, axis=0))
+    p = float(np.mean(np.abs(t_stat) < np.abs(t_boot)))
+    bound = 1.0 / (weights.shape[1] + 1)
     return {
-        "p": float(np.mean(np.abs(t_stat) < np.abs(t_boot))),
+        "p": p,
+        "wild_p": max(p, bound),
+        "wild_p_bound": bound,
+        "wild_p_below_bound": bool(p == 0.0),
         "t": float(t_stat),
         "t_boot": t_boot,
     }
@@ -323,12 +408,18 @@ def _se_from_influence(influence: np.ndarray) -> np.ndarray:
 
 def group_time_att(frame: pd.DataFrame, outcome: str, alpha: float = 0.05) -> GroupTimeATT:
     """Callaway-Sant'Anna ATT(g,t), no covariates, not-yet-treated controls, universal base
-    period b = last quarter before g. Cell: (mean_T,t - mean_T,b) - (mean_C,t - mean_C,b)
-    over the observations present (an unbalanced panel is used as repeated cross-sections,
-    as ``differences`` does); controls are never-treated banks and banks with
-    G > max(t, b). Influence functions are summed by bank, so SEs are clustered by bank.
-    With no never-treated bank the last cohort is the comparison group and quarters from
-    its adoption on are dropped (the ``differences`` convention)."""
+    period b = last quarter before g.
+
+    Each cell uses within-bank long differences d_i = y_it - y_ib over the banks observed
+    in both t and b: ATT(g,t) = mean_treated(d) - mean_control(d). A bank that lists,
+    delists or merges between b and t is left out of that cell, so entry and exit cannot
+    move the estimate (METHODS section 6; R's ``did`` treats unbalanced panels the same
+    way cell by cell, whereas pooling cohort means over whoever is present turns the panel
+    into repeated cross-sections). On a balanced panel the two coincide, and the cells
+    equal ``differences.ATTgt``. Controls are never-treated banks and banks with
+    G > max(t, b). Influence functions are per bank, so SEs are clustered by bank. With no
+    never-treated bank the last cohort is the comparison group and quarters from its
+    adoption on are dropped (the ``differences`` convention)."""
     notes = []
     data = frame[["cik", "t", "g", outcome]].copy()
     cohort_of = data.groupby("cik")["g"].first()
@@ -342,22 +433,23 @@ def group_time_att(frame: pd.DataFrame, outcome: str, alpha: float = 0.05) -> Gr
         data["g"] = data["g"].where(data["g"] != last)
     banks, bank_code = np.unique(data["cik"].to_numpy(), return_inverse=True)
     n_banks = len(banks)
-    t_obs = data["t"].to_numpy()
-    g_obs = data["g"].to_numpy()
-    y_obs = data[outcome].to_numpy(dtype=float)
+    times, time_code = np.unique(data["t"].to_numpy(), return_inverse=True)
+    # banks x quarters; NaN where a bank has no observation.
+    wide = np.full((n_banks, len(times)), np.nan)
+    wide[bank_code, time_code] = data[outcome].to_numpy(dtype=float)
     bank_cohort = np.full(n_banks, np.nan)
-    bank_cohort[bank_code] = g_obs
-    times = np.unique(t_obs)
+    bank_cohort[bank_code] = data["g"].to_numpy()
     z = stats.norm.ppf(1 - alpha / 2)
     rows, influences, members = [], [], []
-    for cohort in np.unique(g_obs[~np.isnan(g_obs)]):
-        earlier = times[times < cohort]
+    for cohort in np.unique(bank_cohort[~np.isnan(bank_cohort)]):
+        earlier = np.flatnonzero(times < cohort)
         if not len(earlier):
             continue
-        base = earlier.max()
-        treated = g_obs == cohort
-        member = (bank_cohort == cohort).astype(float)
-        for t in times:
+        base_col = earlier.max()
+        base = times[base_col]
+        treated = bank_cohort == cohort
+        member = treated.astype(float)
+        for col, t in enumerate(times):
             row = {"cohort": int(cohort), "t": int(t), "base": int(base)}
             influence = np.zeros(n_banks)
             if t == base:
@@ -365,42 +457,28 @@ def group_time_att(frame: pd.DataFrame, outcome: str, alpha: float = 0.05) -> Gr
                 influences.append(influence)
                 members.append(member)
                 continue
-            control = np.isnan(g_obs) | (~treated & (g_obs > max(t, base)))
-            att = 0.0
-            counts = {}
-            for group, mask, sign in (("treated", treated, 1.0), ("control", control, -1.0)):
-                for period, period_sign in ((t, 1.0), (base, -1.0)):
-                    cell = mask & (t_obs == period)
-                    n_cell = int(cell.sum())
-                    if period == t:
-                        counts[group] = n_cell
-                    if n_cell == 0:
-                        att = np.nan
-                        break
-                    mean = y_obs[cell].mean()
-                    att += sign * period_sign * mean
-                    influence += (
-                        sign
-                        * period_sign
-                        * n_banks
-                        / n_cell
-                        * np.bincount(
-                            bank_code[cell], weights=y_obs[cell] - mean, minlength=n_banks
-                        )
-                    )
-            if np.isnan(att):
+            change = wide[:, col] - wide[:, base_col]
+            observed = ~np.isnan(change)
+            control = np.isnan(bank_cohort) | (~treated & (bank_cohort > max(t, base)))
+            in_treated, in_control = treated & observed, control & observed
+            n_treated, n_control = int(in_treated.sum()), int(in_control.sum())
+            if n_treated == 0 or n_control == 0:
                 notes.append(
                     f"ATT({_quarter_label(cohort)}, {_quarter_label(t)}) not estimable: "
-                    "no treated or no comparison observations"
+                    "no treated or no comparison bank observed in both quarters"
                 )
                 continue
+            mean_treated = change[in_treated].mean()
+            mean_control = change[in_control].mean()
+            influence[in_treated] = n_banks / n_treated * (change[in_treated] - mean_treated)
+            influence[in_control] = -n_banks / n_control * (change[in_control] - mean_control)
             rows.append(
                 {
                     **row,
-                    "att": att,
+                    "att": float(mean_treated - mean_control),
                     "se": float(_se_from_influence(influence[:, None])[0]),
-                    "n_treated": counts["treated"],
-                    "n_control": counts["control"],
+                    "n_treated": n_treated,
+                    "n_control": n_control,
                 }
             )
             influences.append(influence)
@@ -485,7 +563,14 @@ def did_analysis(
     counts = {}
     for outcome in outcomes:
         frame = prepare_panel(panel, outcome, panel_start, panel_end, adoption)
+        frame, n_unknown = drop_unknown_adoption(frame)
         counts[outcome] = cluster_counts(frame) if len(frame) else {"n_obs": 0}
+        counts[outcome]["n_excluded_unknown_adoption"] = n_unknown
+        if n_unknown and len(frame):
+            notes.append(
+                f"{outcome}: {n_unknown} bank(s) with an unknown adoption quarter (filer status "
+                "unknown, no stated or supplied date) excluded"
+            )
         problem = "panel is empty" if frame.empty else identification_problem(frame)
         if problem:
             notes.append(f"{outcome}: {problem}; DiD not estimated")
@@ -526,13 +611,16 @@ def did_analysis(
         "bootstrap_reps": bootstrap_reps,
         "control_group": "not_yet_treated",
         "base_period": "universal (g-1)",
+        "cs_differences": "within-bank long differences over banks observed at t and g-1",
+        "unknown_adoption": "excluded and counted (n_excluded_unknown_adoption)",
         "cs_library": (
             "acct445_assets.research.did.callaway_santanna (numpy; cross-checked against "
             "differences.ATTgt in the tests)"
         ),
         "wild_bootstrap_library": (
             "acct445_assets.research.did.wild_cluster_bootstrap (Rademacher, null imposed, "
-            "clustered by bank; numpy, cross-checked against wildboottest in the tests)"
+            "clustered by bank, two-way model re-fitted at each draw; numpy, cross-checked "
+            "against wildboottest and a dummy-variable re-fit in the tests)"
         ),
     }
 

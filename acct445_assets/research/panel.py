@@ -1,7 +1,8 @@
 """Panel regression of next-quarter returns on CNOI (METHODS section 7).
 
-Two estimators on the bank x quarter panel (``next_ret`` on ``cnoi`` plus controls
-``log_mv``, ``prior_ret``, ``prior_vol``):
+Two estimators on the bank x quarter panel (``next_ret``, the return of quarter q+1, on
+the ``cnoi`` known at the end of q plus q's own controls ``log_mv`` (at its end), ``ret``
+and ``volatility``, all known at the decision date):
 - bank and quarter fixed effects, Driscoll-Kraay SEs (linearmodels PanelOLS,
   cov_type="kernel", Bartlett kernel, bandwidth ``nw_lags``). With bank effects the CNOI
   coefficient is identified only from changes in a bank's CNOI over time;
@@ -21,7 +22,7 @@ from scipy import stats
 from .did import quarter_number
 from .stats import newey_west_mean
 
-CONTROLS = ("log_mv", "prior_ret", "prior_vol")
+CONTROLS = ("log_mv", "ret", "volatility")
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ..calendar import add_trading_days
 from ..cnoi.rubric import WEIGHTS
 
 READABILITY = ["fog", "fk_grade", "flesch", "smog", "words", "sentences"]
@@ -63,8 +64,13 @@ def correlations(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["section", "model", "term", "statistic", "value", "n"])
 
 
-def next_quarter_sample(scores: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
-    """Bank-quarters with the CNOI in force, its note's Fog, and next quarter's volatility."""
+def next_quarter_sample(
+    scores: pd.DataFrame, panel: pd.DataFrame, lag_days: int = 2
+) -> pd.DataFrame:
+    """Bank-quarters with the CNOI in force, its note's Fog, and next quarter's volatility.
+
+    Without the panel's accession link a score is matched by the date it is known,
+    filing_date + ``lag_days`` trading days (METHODS section 0), not by its filing date."""
     p = panel.copy()
     p["cik"] = p["cik"].astype(str).str.zfill(10)
     # Parse each distinct quarter label once (200,000 bank-quarters, 40 labels at scale).
@@ -83,14 +89,15 @@ def next_quarter_sample(scores: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFra
         fog = s.drop_duplicates("accession").set_index("accession")["fog"]
         p["fog"] = p["cnoi_accession"].map(fog)
     else:
-        # Without the accession link: the latest score filed by the quarter end.
-        s = s.sort_values("filing_date")
+        # Without the accession link: the latest score known by the quarter end.
+        s["known_date"] = add_trading_days(s["filing_date"], lag_days)
+        s = s.sort_values("known_date")
         p["quarter_end"] = pd.to_datetime(p["quarter_end"])
         p = pd.merge_asof(
             p.sort_values("quarter_end"),
-            s[["cik", "filing_date", "fog", "cnoi"]].rename(columns={"cnoi": "cnoi_filed"}),
+            s[["cik", "known_date", "fog", "cnoi"]].rename(columns={"cnoi": "cnoi_filed"}),
             left_on="quarter_end",
-            right_on="filing_date",
+            right_on="known_date",
             by="cik",
         )
         if "cnoi" not in p.columns or p["cnoi"].isna().all():

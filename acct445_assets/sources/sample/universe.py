@@ -1,7 +1,8 @@
 """Deterministic synthetic bank universe with planted effects and a truth record.
 
 Every planted parameter is written to the truth record so tests can check that the
-estimators recover it: an opacity premium (daily alpha per point of latent opacity),
+estimators recover it: an opacity premium (daily alpha per point of latent opacity, which
+varies within each bank over time so that bank fixed effects cannot absorb it),
 an SVB shock whose size grows with opacity, a CECL-adoption increase in idiosyncratic
 volatility, and banks that fail and delist in the 2023 crisis.
 
@@ -40,6 +41,16 @@ class SampleConfig:
     svb_car_per_point: float = -0.0015  # extra CAR per opacity point above 50
     cecl_vol_multiplier: float = 1.35  # idiosyncratic volatility after adoption
     idio_vol_daily: float = 0.014
+    # Within-bank opacity: AR(1) by quarter around the bank's level (points, persistence).
+    opacity_within_sd: float = 12.0
+    opacity_persistence: float = 0.8
+
+
+# A quarter's note is filed about 40 days after the quarter ends: when quarter Q begins,
+# the latest note the market knows is that of Q-2, and Q's premium is priced on it.
+PREMIUM_NOTE_LAG_QUARTERS = 2
+# Own stream for the opacity path, so every other draw (and the filings) is unchanged.
+OPACITY_PATH_STREAM = 12
 
 
 @dataclass(frozen=True)
@@ -205,6 +216,11 @@ def monthly_from_daily(daily_percent: pd.DataFrame) -> pd.DataFrame:
     return out[FACTOR_COLUMNS].round(2)
 
 
+def svb_opacity_quarter() -> pd.Period:
+    """Quarter of the latest note known at the SVB event (filed ~40 days after its end)."""
+    return (SVB_DAY0 - pd.Timedelta(days=42)).to_period("Q") - 1
+
+
 def _quarter_start(q: str) -> pd.Timestamp:
     return pd.Period(q, freq="Q").start_time
 
@@ -278,6 +294,27 @@ def generate_banks(
     return banks
 
 
+def latent_opacity_path(cfg: SampleConfig, banks: pd.DataFrame) -> pd.DataFrame:
+    """Latent opacity by quarter (rows, from two quarters before ``cfg.start``) and bank
+    (columns, cik): the bank's level ``latent_opacity`` plus a stationary AR(1) with sd
+    ``opacity_within_sd`` and persistence ``opacity_persistence``, clipped to 0..100."""
+    quarters = pd.period_range(
+        pd.Period(cfg.start, freq="Q") - PREMIUM_NOTE_LAG_QUARTERS,
+        pd.Period(cfg.end, freq="Q"),
+        freq="Q",
+    )
+    rng = np.random.default_rng([cfg.seed, OPACITY_PATH_STREAM])
+    rho, sd = cfg.opacity_persistence, cfg.opacity_within_sd
+    shocks = rng.standard_normal((len(quarters), len(banks)))
+    within = np.empty_like(shocks)
+    within[0] = sd * shocks[0]
+    for k in range(1, len(quarters)):
+        within[k] = rho * within[k - 1] + sd * np.sqrt(1 - rho**2) * shocks[k]
+    level = banks["latent_opacity"].to_numpy(dtype=float)
+    path = np.round(np.clip(level[None, :] + within, 0.0, 100.0), 2)
+    return pd.DataFrame(path, index=quarters, columns=banks["cik"].to_numpy())
+
+
 def generate_sample_banks(cfg: SampleConfig = SampleConfig()) -> pd.DataFrame:
     """The banks table of ``generate_universe(cfg)`` without generating any prices.
 
@@ -325,14 +362,21 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     post = dates.to_numpy()[:, None] >= adoption_start[None, :]
     eps_cecl = np.where(post, eps * cfg.cecl_vol_multiplier, eps)
 
-    opacity_c = banks["latent_opacity"].to_numpy() - 50.0
-    alpha = cfg.opacity_premium_daily * opacity_c
-    systematic = (
-        rf[:, None] + f @ betas.T + bank_factor[:, None] * bank_loading[None, :] + alpha[None, :]
-    )
+    path = latent_opacity_path(cfg, banks)
+    # Each session's premium is priced on the note known when its quarter began.
+    priced_quarter = dates.to_period("Q") - PREMIUM_NOTE_LAG_QUARTERS
+    alpha = cfg.opacity_premium_daily * (path.loc[priced_quarter].to_numpy() - 50.0)
+    systematic = rf[:, None] + f @ betas.T + bank_factor[:, None] * bank_loading[None, :] + alpha
 
     shock = np.zeros((t, n))
     day0 = dates.searchsorted(SVB_DAY0)
+    # The SVB shock loads on the opacity of the latest note known on the event days.
+    svb_quarter = svb_opacity_quarter()
+    opacity_c = (
+        path.loc[svb_quarter].to_numpy() - 50.0
+        if svb_quarter in path.index
+        else banks["latent_opacity"].to_numpy() - 50.0
+    )
     for offset, base_share, slope_share in SVB_PATH:
         pos = day0 + offset
         if 0 <= pos < t:
@@ -388,6 +432,13 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     )
 
     truth = _truth(cfg, banks, dates, returns, returns_no_cecl, alive, betas, idio_sd)
+    truth["latent_opacity_quarters"] = [str(q) for q in path.index]
+    truth["latent_opacity_path"] = {cik: path[cik].tolist() for cik in path.columns}
+    truth["opacity_premium_priced_on"] = (
+        f"latent opacity of quarter Q-{PREMIUM_NOTE_LAG_QUARTERS} (the latest note known "
+        "when quarter Q begins)"
+    )
+    truth["svb_opacity_quarter"] = str(svb_quarter)
     # SPY does not span the bank factor, so its move on each event day is part of every
     # bank's abnormal return against a SPY market model, on top of the planted shock.
     truth["svb_bank_factor_ar_by_day"] = {

@@ -1,6 +1,8 @@
 -- Bank x calendar quarter: compounded return, sd of daily returns, market value at the
--- bank's last session of the quarter, neighbouring quarters' values when consecutive,
--- CECL adoption status, and the latest CNOI known on or before quarter_end.
+-- bank's last session of the quarter, next quarter's return when consecutive, CECL
+-- adoption status, and the latest CNOI known on or before quarter_end. The panel
+-- regression's controls for row q are q's own ret, volatility and log_mv (METHODS 7):
+-- all known at quarter_end, the decision date of next_ret (q+1).
 with daily as (
     select *, {{ quarter_number('date') }} as quarter_number
     from {{ ref('stg_bank_returns') }}
@@ -24,10 +26,7 @@ quarters as (
 sequenced as (
     select
         *,
-        lag(quarter_number) over bank = quarter_number - 1 as follows_prior,
         lead(quarter_number) over bank = quarter_number + 1 as precedes_next,
-        lag(ret) over bank as lag_ret,
-        lag(volatility) over bank as lag_vol,
         lead(ret) over bank as lead_ret
     from quarters
     window bank as (partition by cik order by quarter_number)
@@ -60,8 +59,6 @@ select
     sequenced.n_days,
     sequenced.market_value,
     case when sequenced.market_value > 0 then ln(sequenced.market_value) end as log_mv,
-    case when sequenced.follows_prior then sequenced.lag_ret end as prior_ret,
-    case when sequenced.follows_prior then sequenced.lag_vol end as prior_vol,
     case when sequenced.precedes_next then sequenced.lead_ret end as next_ret,
     adoption.adoption_quarter,
     coalesce(sequenced.quarter_number >= adoption.adoption_quarter_number, false) as adopted,
