@@ -381,3 +381,37 @@ def test_banks_with_unknown_adoption_are_excluded_and_counted():
     supplied = did_analysis(blanked, ["volatility"], adoption=table, bootstrap_reps=0)
     assert supplied.counts["volatility"]["n_excluded_unknown_adoption"] == 0
     assert supplied.counts["volatility"]["n_banks"] == panel["cik"].nunique()
+
+
+def test_twfe_and_its_wild_bootstrap_do_not_depend_on_row_order(vol_frame):
+    # The warehouse returns the panel in no fixed order; the estimate and its bootstrap p
+    # must be a function of the data, not of the row order.
+    # A placebo outcome keeps p inside (0, 1), where a different sign matrix shows.
+    placebo = vol_frame.assign(
+        placebo=np.random.default_rng(5).normal(size=len(vol_frame)) + 0.1 * vol_frame["D"]
+    )
+    shuffled = placebo.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    first = twfe(placebo, "placebo", bootstrap_reps=199, seed=3)
+    second = twfe(shuffled, "placebo", bootstrap_reps=199, seed=3)
+    assert 0.02 < first["wild_p"] < 0.98
+    assert first["coef"] == pytest.approx(second["coef"], rel=1e-10)
+    assert first["se"] == pytest.approx(second["se"], rel=1e-10)
+    assert first["wild_p"] == second["wild_p"]
+
+
+def test_twfe_and_panel_fixed_effects_match_linearmodels(vol_frame):
+    from linearmodels import PanelOLS
+
+    from acct445_assets.research.panel import fixed_effects_dk
+
+    data = vol_frame.set_index(["cik", "t"])
+    model = PanelOLS(data["volatility"], data[["D"]], entity_effects=True, time_effects=True)
+    clustered = model.fit(cov_type="clustered", cluster_entity=True, cluster_time=True)
+    got = twfe(vol_frame, "volatility", bootstrap_reps=0)
+    assert got["coef"] == pytest.approx(clustered.params["D"], rel=1e-8)
+    assert got["se"] == pytest.approx(clustered.std_errors["D"], rel=1e-8)
+    assert got["p"] == pytest.approx(clustered.pvalues["D"], rel=1e-8, abs=1e-12)
+    kernel = model.fit(cov_type="kernel", kernel="bartlett", bandwidth=3)
+    dk = fixed_effects_dk(vol_frame, "volatility", ["D"], 3).set_index("term").loc["D"]
+    assert dk["coef"] == pytest.approx(kernel.params["D"], rel=1e-8)
+    assert dk["se"] == pytest.approx(kernel.std_errors["D"], rel=1e-8)

@@ -3,8 +3,8 @@
 Two estimators on the bank x quarter panel (``next_ret``, the return of quarter q+1, on
 the ``cnoi`` known at the end of q plus q's own controls ``log_mv`` (at its end), ``ret``
 and ``volatility``, all known at the decision date):
-- bank and quarter fixed effects, Driscoll-Kraay SEs (linearmodels PanelOLS,
-  cov_type="kernel", Bartlett kernel, bandwidth ``nw_lags``). With bank effects the CNOI
+- bank and quarter fixed effects, Driscoll-Kraay SEs (``research.fe``: the numbers of
+  linearmodels PanelOLS cov_type="kernel", Bartlett kernel, bandwidth ``nw_lags``). With bank effects the CNOI
   coefficient is identified only from changes in a bank's CNOI over time;
 - Fama-MacBeth: one cross-sectional OLS per quarter, Newey-West SEs on the series of
   quarterly coefficients. This is the estimator of the cross-sectional opacity premium.
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from linearmodels import PanelOLS
 from scipy import stats
 
 from .did import quarter_number
+from .fe import twfe_frame
 from .stats import newey_west_mean
 
 CONTROLS = ("log_mv", "ret", "volatility")
@@ -48,23 +48,22 @@ def regression_sample(
 
 
 def fixed_effects_dk(frame: pd.DataFrame, outcome: str, regressors: list[str], nw_lags: int):
-    data = frame.set_index(["cik", "t"])
-    model = PanelOLS(data[outcome], data[regressors], entity_effects=True, time_effects=True)
-    res = model.fit(cov_type="kernel", kernel="bartlett", bandwidth=nw_lags)
-    ci = res.conf_int()
+    fit = twfe_frame(
+        frame, outcome, regressors, entity="cik", time="t", cov="driscoll-kraay", bandwidth=nw_lags
+    )
     return pd.DataFrame(
         {
             "estimator": "fixed_effects_driscoll_kraay",
             "term": regressors,
-            "coef": res.params[regressors].to_numpy(),
-            "se": res.std_errors[regressors].to_numpy(),
-            "t": res.tstats[regressors].to_numpy(),
-            "p": res.pvalues[regressors].to_numpy(),
-            "ci_low": ci.loc[regressors, "lower"].to_numpy(),
-            "ci_high": ci.loc[regressors, "upper"].to_numpy(),
-            "n_obs": int(res.nobs),
+            "coef": fit.params,
+            "se": fit.se,
+            "t": fit.tstat,
+            "p": fit.pvalue,
+            "ci_low": fit.ci_low,
+            "ci_high": fit.ci_high,
+            "n_obs": int(fit.nobs),
             "n_periods": int(frame["t"].nunique()),
-            "r2": float(res.rsquared_within),
+            "r2": float(fit.rsquared_within),
         }
     )
 
