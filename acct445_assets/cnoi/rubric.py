@@ -296,6 +296,101 @@ def _one_off(text: str, report_date) -> bool:
     return report - pd.Timedelta(days=366) < adopted <= report
 
 
+def _charged(*items: tuple[str, str, float]) -> list[Penalty]:
+    """Penalties with points; a zero charge leaves no token."""
+    return [Penalty(dim, reason, float(points)) for dim, reason, points in items if points > 0]
+
+
+def discoverability(note: CeclNote, flags: ContentFlags) -> list[Penalty]:
+    """METHODS 1, D: fallback location 40; cross-references 4 each, max 20; distance 0..30."""
+    refs = flags.cross_references
+    return _charged(
+        ("D", "fallback_location", 40 if note.located_by == "fallback" else 0),
+        ("D", f"cross_references_{refs}", min(20, 4 * refs)),
+        ("D", "distance_from_statements", 30 * note.distance_share),
+    )
+
+
+def granularity(flags: ContentFlags) -> list[Penalty]:
+    """METHODS 1, G: roll-forward 12, aging 8, credit-quality indicators 10, < 3 segments 20."""
+    n_segments = len(flags.segments)
+    return _charged(
+        ("G", "missing_roll_forward", 0 if flags.roll_forward else 12),
+        ("G", "missing_aging", 0 if flags.aging else 8),
+        ("G", "missing_credit_quality_indicators", 0 if flags.credit_quality else 10),
+        ("G", f"segments_{n_segments}_lt_3", 20 if n_segments < 3 else 0),
+    )
+
+
+def required_items(flags: ContentFlags) -> list[Penalty]:
+    """METHODS 1, R: the disclosures ASC 326-20-50 requires, each missing one charged."""
+    return _charged(
+        *(
+            ("R", reason, 0 if present else points)
+            for present, reason, points in (
+                (flags.methodology, "missing_methodology", 15),
+                (flags.roll_forward, "missing_roll_forward", 15),
+                (flags.aging, "missing_aging", 10),
+                (flags.collateral_dependent, "missing_collateral_dependent", 10),
+                (flags.inputs_forecast, "missing_inputs_forecast", 10),
+                (flags.credit_quality, "missing_credit_quality_indicators", 10),
+                (flags.risk_characteristics, "missing_risk_characteristics", 10),
+            )
+        )
+    )
+
+
+def readability_penalty(read: Readability) -> list[Penalty]:
+    """METHODS 1, J: clip(5 x (Flesch-Kincaid grade - 8), 0, 100)."""
+    if math.isnan(read.fk_grade):
+        return [Penalty("J", "no_prose", 0.0)]
+    return _charged(("J", "fk_grade_above_8", min(100.0, max(0.0, 5 * (read.fk_grade - 8)))))
+
+
+def table_density(
+    note: CeclNote, tables: list, prose_tokens: int, table_tokens: int
+) -> list[Penalty]:
+    """METHODS 1, T: table share < 20% 15; < 1 table per 1,000 words 10; any table without
+    numbers 15; tables only as images 30."""
+    words = prose_tokens + table_tokens
+    numberless = sum(
+        not any(_parse_number(c) is not None for r in t for c in r[1:] or r) for t in tables
+    )
+    return _charged(
+        ("T", "table_share_below_20pct", 15 if table_tokens / words < 0.20 else 0),
+        ("T", "under_1_table_per_1000_words", 10 if note.n_tables / (words / 1000.0) < 1.0 else 0),
+        ("T", "tables_without_numbers", 15 if numberless else 0),
+        ("T", "tables_only_images", 30 if not tables and note.n_images > 0 else 0),
+    )
+
+
+def stability(text: str, prior, one_off_event: bool) -> tuple[list[Penalty], float | None]:
+    """METHODS 1, S: no prior note 10; else churn = 80 (1 - similarity), halved for a
+    one-off event. Returns the penalties and the similarity (None without a prior)."""
+    if prior is None:
+        return _charged(("S", "no_prior_note", 10)), None
+    prior_shingles = prior if isinstance(prior, frozenset) else note_shingles(prior.text)
+    sim = similarity(prior_shingles, note_shingles(text))
+    churn = 80 * (1 - sim)
+    if one_off_event:
+        return _charged(("S", "churn_vs_prior_halved_one_off", churn / 2)), sim
+    return _charged(("S", "churn_vs_prior", churn)), sim
+
+
+def consistency(flags: ContentFlags) -> list[Penalty]:
+    """METHODS 1, X: roll-forward 15, credit-quality indicators 10, totals not reconciled 8."""
+    pens = _charged(
+        ("X", "missing_roll_forward", 0 if flags.roll_forward else 15),
+        ("X", "missing_credit_quality_indicators", 0 if flags.credit_quality else 10),
+    )
+    if flags.reconciled is None:
+        # Nothing to reconcile against: recorded, not charged as "not reconciled".
+        pens.append(Penalty("X", "reconciliation_not_checkable", 0.0))
+    elif not flags.reconciled:
+        pens.append(Penalty("X", "totals_not_reconciled", 8.0))
+    return pens
+
+
 def score_note(
     note: CeclNote,
     prior: CeclNote | frozenset[int] | None = None,
@@ -303,7 +398,9 @@ def score_note(
     one_off_event: bool | None = None,
     report_date=None,
 ) -> RubricResult:
-    """Score one note under rubric cnoi-1. `prior` is the bank's previous note (or its shingles)."""
+    """Score one note under rubric cnoi-1. `prior` is the bank's previous note (or its shingles).
+
+    CNOI = sum of WEIGHTS x each dimension's penalties, every dimension clipped to 0..100."""
     if note.located_by == "none":
         raise NoteUnscorable("CECL note not located (no qualifying heading and no snippet)")
     prose = note.prose
@@ -317,82 +414,18 @@ def score_note(
     text = note.text
     flags = _detect_content(note, text, prose, tables, table_texts)
     read = readability(prose)
-    pens: list[Penalty] = []
-
-    def add(dim: str, reason: str, points: float) -> None:
-        if points > 0:
-            pens.append(Penalty(dim, reason, float(points)))
-
-    # D discoverability
-    if note.located_by == "fallback":
-        add("D", "fallback_location", 40)
-    add("D", f"cross_references_{flags.cross_references}", min(20, 4 * flags.cross_references))
-    add("D", "distance_from_statements", 30 * note.distance_share)
-    # G granularity
-    if not flags.roll_forward:
-        add("G", "missing_roll_forward", 12)
-    if not flags.aging:
-        add("G", "missing_aging", 8)
-    if not flags.credit_quality:
-        add("G", "missing_credit_quality_indicators", 10)
-    if len(flags.segments) < 3:
-        add("G", f"segments_{len(flags.segments)}_lt_3", 20)
-    # R required items (ASC 326-20-50)
-    for present, reason, points in (
-        (flags.methodology, "missing_methodology", 15),
-        (flags.roll_forward, "missing_roll_forward", 15),
-        (flags.aging, "missing_aging", 10),
-        (flags.collateral_dependent, "missing_collateral_dependent", 10),
-        (flags.inputs_forecast, "missing_inputs_forecast", 10),
-        (flags.credit_quality, "missing_credit_quality_indicators", 10),
-        (flags.risk_characteristics, "missing_risk_characteristics", 10),
-    ):
-        if not present:
-            add("R", reason, points)
-    # J readability
-    if math.isnan(read.fk_grade):
-        pens.append(Penalty("J", "no_prose", 0.0))
-    else:
-        add("J", "fk_grade_above_8", min(100.0, max(0.0, 5 * (read.fk_grade - 8))))
-    # T table density
-    words = prose_tokens + table_tokens
-    if table_tokens / words < 0.20:
-        add("T", "table_share_below_20pct", 15)
-    if note.n_tables / (words / 1000.0) < 1.0:
-        add("T", "under_1_table_per_1000_words", 10)
-    numberless = sum(
-        not any(_parse_number(c) is not None for r in t for c in r[1:] or r) for t in tables
-    )
-    # METHODS T: the penalty applies when any table lacks numbers, not most of them.
-    if numberless:
-        add("T", "tables_without_numbers", 15)
-    if not tables and note.n_images > 0:
-        add("T", "tables_only_images", 30)
-    # S stability
     if one_off_event is None:
         one_off_event = _one_off(prose, report_date)
-    sim = None
-    if prior is None:
-        add("S", "no_prior_note", 10)
-    else:
-        prior_sh = prior if isinstance(prior, frozenset) else note_shingles(prior.text)
-        sim = similarity(prior_sh, note_shingles(text))
-        churn = 80 * (1 - sim)
-        if one_off_event:
-            add("S", "churn_vs_prior_halved_one_off", churn / 2)
-        else:
-            add("S", "churn_vs_prior", churn)
-    # X consistency
-    if not flags.roll_forward:
-        add("X", "missing_roll_forward", 15)
-    if not flags.credit_quality:
-        add("X", "missing_credit_quality_indicators", 10)
-    if flags.reconciled is None:
-        # Nothing to reconcile against: recorded, not charged as "not reconciled".
-        pens.append(Penalty("X", "reconciliation_not_checkable", 0.0))
-    elif not flags.reconciled:
-        add("X", "totals_not_reconciled", 8)
-
+    stable, sim = stability(text, prior, one_off_event)
+    pens = [
+        *discoverability(note, flags),
+        *granularity(flags),
+        *required_items(flags),
+        *readability_penalty(read),
+        *table_density(note, tables, prose_tokens, table_tokens),
+        *stable,
+        *consistency(flags),
+    ]
     dims = {d: 0.0 for d in DIMENSIONS}
     for p in pens:
         dims[p.dim] += p.points
