@@ -35,6 +35,7 @@ from acct445_assets.settings import load_settings
 from acct445_assets.sources.sample.filings import generate_filings
 from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 from acct445_assets_tests import live_server as ls
+from acct445_assets_tests.research_inputs import RESEARCH_TABLES
 
 START, END = "2020-01-02", "2024-06-28"
 UA = "Test Research test@example.edu"
@@ -383,6 +384,19 @@ def test_live_source_end_to_end_materializes_whole_graph(server, tmp_path):
         scores = con.execute("select * from disclosure.cnoi_scores").df().set_index("accession")
         returns = con.execute("select * from warehouse.stg_bank_returns").df()
         raw_columns = set(prices.columns)
+        research = {
+            name: con.execute(f"select count(*) from research.{name}").fetchone()[0]
+            for name in RESEARCH_TABLES
+        }
+        event_days = con.execute(
+            "select min(date), max(date) from warehouse.stg_bank_returns"
+        ).fetchone()
+
+    # Research and publication from live data: rows in every table (estimates or not-estimable
+    # rows), over a span holding the SVB event.
+    assert all(n > 0 for n in research.values()), research
+    assert event_days[0] < pd.Timestamp("2023-03-10").date() < event_days[1]
+    assert (tmp_path / "results" / "report.html").exists()
 
     # CIKs mapped: from company_tickers.json for trading banks, the curated list for failed ones.
     assert universe["cik"].to_dict() == banks.set_index("ticker")["cik"].to_dict()
