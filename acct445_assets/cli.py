@@ -46,12 +46,14 @@ def _materialize(select: str, *extra: str) -> None:
     subprocess.run(cmd, check=True)
 
 
-def demo(stages: list[str]) -> None:
+def demo(stages: list[str], partition_range: str | None = None) -> None:
     settings = load_settings()
     if "ingest" in stages:
         _materialize(INGEST)
     if "prices" in stages:
-        _materialize(PRICES, "--partition-range", price_partition_range(settings))
+        _materialize(
+            PRICES, "--partition-range", partition_range or price_partition_range(settings)
+        )
     if "downstream" in stages:
         _materialize(DOWNSTREAM)
     print(f"\nsource:    {settings.source}")
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("demo", help="materialize every asset on the configured source")
     run.add_argument("--stages", default="ingest,prices,downstream")
+    run.add_argument(
+        "--partition-range",
+        help="bank_prices sessions FIRST...LAST (default: the source's whole span; live: to today)",
+    )
     sub.add_parser("partition-range", help="print the bank_prices partition range for the source")
     sub.add_parser("doctor", help="check the live set-up (User-Agent, cache, endpoints)")
     args = parser.parse_args(argv)
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "partition-range":
         print(price_partition_range(load_settings()))
     else:
-        demo(args.stages.split(","))
+        demo(args.stages.split(","), args.partition_range)
     return 0
 
 

@@ -534,3 +534,73 @@ def bank_prices_factor_coverage(
             "first_gap": next((g[0] for g in gaps.values()), "none"),
         },
     )
+
+
+def _listed(names: list[str], limit: int = 20) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+@asset_check(
+    asset=["raw", "bank_universe"],
+    blocking=True,
+    description="every bank still trading has a CIK (none is dropped silently)",
+)
+def bank_universe_mapped(duckdb: DuckDBResource) -> AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        unmapped = conn.execute(
+            """select ticker, name from raw.bank_universe
+               where cik is null and not coalesce(delisted, false) order by ticker"""
+        ).df()
+        gone = conn.execute(
+            "select ticker from raw.bank_universe where cik is null and coalesce(delisted, false)"
+        ).df()
+    named = [f"{t} ({n})" for t, n in zip(unmapped["ticker"], unmapped["name"], strict=True)]
+    return AssetCheckResult(
+        passed=unmapped.empty,
+        description=f"no CIK for trading banks: {_listed(named)}" if named else None,
+        metadata={
+            "trading_banks_without_cik": MetadataValue.json(named),
+            "delisted_banks_without_cik": MetadataValue.json(gone["ticker"].tolist()),
+        },
+    )
+
+
+@asset_check(
+    asset=["raw", "bank_prices"],
+    blocking=True,
+    description="no bank that traded misses a session between its first and last price",
+)
+def bank_prices_complete(duckdb: DuckDBResource) -> AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        spans = conn.execute(
+            """select ticker, min(date) as first, max(date) as last, count(distinct date) as days
+               from raw.bank_prices group by ticker order by ticker"""
+        ).df()
+        absent = conn.execute(
+            """select u.ticker, coalesce(u.delisted, false) as delisted from raw.bank_universe u
+               where u.ticker not in (select distinct ticker from raw.bank_prices)
+               order by u.ticker"""
+        ).df()
+    gaps = {}
+    if len(spans):
+        sessions = trading_days(spans["first"].min(), spans["last"].max())
+        first = sessions.searchsorted(pd.to_datetime(spans["first"]), "left")
+        last = sessions.searchsorted(pd.to_datetime(spans["last"]), "right")
+        missing = (last - first) - spans["days"].to_numpy()
+        gaps = {t: int(n) for t, n in zip(spans["ticker"], missing, strict=True) if n > 0}
+    trading_absent = absent.loc[~absent["delisted"].astype(bool), "ticker"].tolist()
+    named = [f"{t}: {n} session(s) missing" for t, n in gaps.items()] + [
+        f"{t}: no prices" for t in trading_absent
+    ]
+    return AssetCheckResult(
+        passed=not named,
+        description=f"banks missing sessions they traded: {_listed(named)}" if named else None,
+        metadata={
+            "banks_with_gaps": MetadataValue.json(gaps),
+            "trading_banks_without_prices": MetadataValue.json(trading_absent),
+            "delisted_banks_without_prices": MetadataValue.json(
+                absent.loc[absent["delisted"].astype(bool), "ticker"].tolist()
+            ),
+        },
+    )
