@@ -94,8 +94,8 @@ def _panel(with_mv: bool):
                     "next_ret": rng.normal(0, 0.1),
                     "cnoi": rng.uniform(10, 60),
                     "log_mv": rng.normal(20, 1) if with_mv else np.nan,
-                    "prior_ret": rng.normal(0, 0.1),
-                    "prior_vol": rng.uniform(0.01, 0.03),
+                    "ret": rng.normal(0, 0.1),
+                    "volatility": rng.uniform(0.01, 0.03),
                 }
             )
     return pd.DataFrame(rows)
@@ -106,7 +106,7 @@ def test_panel_without_shares_runs_without_market_value_and_names_it():
     assert (result.coefficients["status"] == "ok").all()
     assert result.coefficients.loc[result.coefficients["term"] == "cnoi", "coef"].notna().all()
     assert "log_mv" not in set(result.coefficients["term"])
-    assert result.params["controls"] == ["prior_ret", "prior_vol"]
+    assert result.params["controls"] == ["ret", "volatility"]
     assert result.params["controls_dropped"] == {"log_mv": "no non-missing value"}
     assert any("log_mv dropped" in n for n in result.notes)
 

@@ -510,6 +510,23 @@ def bank_prices_factor_coverage(
 ) -> AssetCheckResult:
     with duckdb.get_connection() as conn:
         span = conn.execute("select min(date), max(date) from raw.bank_prices").fetchone()
+        present = {
+            name
+            for (name,) in conn.execute(
+                """select table_name from information_schema.tables
+                   where table_schema = 'raw' and table_name like 'ff_factors_%'"""
+            ).fetchall()
+        }
+        absent = sorted({"ff_factors_daily", "ff_factors_monthly"} - present)
+        if absent:
+            # Prices materialized on their own (a backfill before the factors): nothing to
+            # compare yet. A warning, not a pass, and it does not block.
+            return AssetCheckResult(
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                description=f"not checkable yet: raw.{', raw.'.join(absent)} not materialized",
+                metadata={"factor_tables_missing": MetadataValue.json(absent)},
+            )
         have = {
             f: pd.DatetimeIndex(
                 pd.to_datetime(
