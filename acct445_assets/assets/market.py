@@ -1,5 +1,7 @@
 """Group `market`: factors, benchmarks, the bank universe and daily bank prices (schema `raw`)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -8,6 +10,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
+    BetaWarning,
     MetadataValue,
     Output,
     TimeWindowPartitionsDefinition,
@@ -76,7 +79,7 @@ def _factor_metadata(frame: pd.DataFrame, meta: dict) -> dict:
     }
 
 
-@asset(key=["raw", "ff_factors_daily"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "ff_factors_daily"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def ff_factors_daily(factor_source: FactorSource) -> Output[pd.DataFrame]:
     """Fama-French 5 factors (2x3) plus momentum, daily, in percent."""
     data = factor_source.load("daily")
@@ -84,7 +87,7 @@ def ff_factors_daily(factor_source: FactorSource) -> Output[pd.DataFrame]:
     return Output(frame, metadata=_factor_metadata(frame, data.metadata))
 
 
-@asset(key=["raw", "ff_factors_monthly"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "ff_factors_monthly"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def ff_factors_monthly(factor_source: FactorSource) -> Output[pd.DataFrame]:
     """Fama-French 5 factors (2x3) plus momentum, monthly (dated at month end), in percent."""
     data = factor_source.load("monthly")
@@ -92,7 +95,7 @@ def ff_factors_monthly(factor_source: FactorSource) -> Output[pd.DataFrame]:
     return Output(frame, metadata=_factor_metadata(frame, data.metadata))
 
 
-@asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
     """Adjusted closes of SPY (market benchmark) and KRE (regional banks)."""
     frame = price_source.benchmarks(PRICES_START, pd.Timestamp.today().normalize())
@@ -109,7 +112,7 @@ def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
     )
 
 
-@asset(key=["raw", "bank_universe"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "bank_universe"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     """Banks under study: CIK, ticker, name, SIC, smaller-reporting flag, shares, listing span."""
     frame = price_source.universe()
@@ -129,6 +132,11 @@ def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     )
 
 
+# A single-run backfill loads a price range in one run; that the parameter is beta is
+# Dagster's notice to itself, nothing a user of the project can act on.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+
+
 @asset(
     key=["raw", "bank_prices"],
     group_name=GROUP,
@@ -137,7 +145,7 @@ def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     metadata={"partition_expr": "date"},
     ins={"bank_universe": AssetIn(key=["raw", "bank_universe"])},
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def bank_prices(
     context: AssetExecutionContext, price_source: PriceSource, bank_universe: pd.DataFrame
