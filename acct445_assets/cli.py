@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
@@ -135,8 +136,13 @@ def child_environment(source: str | None) -> dict[str, str]:
 
 
 def ensure_dagster_home() -> Path:
-    """A persistent instance (the summary is read back from it); `.dagster/` as the Makefile."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster")
+    """A persistent instance (the summary is read back from it): `$DAGSTER_HOME`, or `.dagster/`
+    with the project's `dagster.yaml` as the Makefile sets it up."""
+    if os.environ.get("DAGSTER_HOME"):
+        home = Path(os.environ["DAGSTER_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+    home = PROJECT_ROOT / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     config = PROJECT_ROOT / "dagster.yaml"
     if not (home / "dagster.yaml").exists() and config.exists():
@@ -298,7 +304,14 @@ def deepest_message(error) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
     lines = [ln for ln in (getattr(error, "message", "") or "").strip().splitlines() if ln]
-    return lines[0] if lines else getattr(error, "cls_name", None) or "unknown error"
+    if not lines:
+        return getattr(error, "cls_name", None) or "unknown error"
+    # "package.module.PriceFileError: prices.csv: row 7, ..." -> "prices.csv: row 7, ..."
+    cls_name = getattr(error, "cls_name", None)
+    first = lines[0]
+    if cls_name and re.match(rf"^(?:\w+\.)*{re.escape(cls_name)}: ", first):
+        first = first.split(f"{cls_name}: ", 1)[1]
+    return first
 
 
 def read_outcome(run_ids: Iterable[str]) -> RunOutcome:
@@ -311,7 +324,15 @@ def read_outcome(run_ids: Iterable[str]) -> RunOutcome:
         DagsterEventType.RUN_FAILURE,
     }
     outcome = RunOutcome()
-    with DagsterInstance.get() as instance:
+    # The runs already said what they had to say about the instance (in the log).
+    dagster_logger = logging.getLogger("dagster")
+    level = dagster_logger.level
+    dagster_logger.setLevel(logging.ERROR)
+    try:
+        instance = DagsterInstance.get()
+    finally:
+        dagster_logger.setLevel(level)
+    with instance:
         for run_id in run_ids:
             for entry in instance.all_logs(run_id, of_type=wanted):
                 event = entry.dagster_event
@@ -415,7 +436,9 @@ def demo(
             status = "ok" if code == 0 else "FAILED"
             detail = stage.description
             if stage.name == "prices":
-                detail = f"{progress.partitions_written}/{partitions} price partitions"
+                detail = (
+                    f"{progress.partitions_written}/{partitions} price partitions {partition_range}"
+                )
             display.line(
                 f"[{number_ + 1}/{len(stages)}] {stage.name:<10} {status:<6} {elapsed:6.1f}s  {detail}"
             )
