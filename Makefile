@@ -15,7 +15,7 @@ help:  ## list targets
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	@cp dagster.yaml $@
 
 install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock (runtime packages only) and prepare the dbt manifest
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv 2>/dev/null \
