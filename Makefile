@@ -18,8 +18,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@cp dagster.yaml $@
 
 install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock (runtime packages only) and prepare the dbt manifest
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv 2>/dev/null \
-		|| python3 -m pip install --quiet --break-system-packages uv
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --root-user-action=ignore uv 2>/dev/null \
+		|| python3 -m pip install --quiet --root-user-action=ignore --break-system-packages uv
 	@echo "install: .venv from uv.lock, dbt manifest"
 	@# --inexact: a later install does not remove the test packages `make test` added.
 	@$(UV) sync --frozen --no-dev --inexact --quiet

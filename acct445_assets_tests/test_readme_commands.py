@@ -55,8 +55,9 @@ def readme_commands() -> list[str]:
         body = text[text.index(heading) :]
         body = body[: body.find("\n## ", len(heading))]
         for block in re.findall(r"```bash\n(.*?)```", body, re.S):
+            block = "\n".join(line.strip() for line in block.splitlines())
             for line in block.splitlines():
-                command = line.split("#", 1)[0].strip()
+                command = "" if line.startswith("#") else re.split(r"\s#", line, 1)[0].strip()
                 if command:
                     commands.append(command)
         prose = re.sub(r"```.*?```", "", body, flags=re.S)
@@ -100,6 +101,7 @@ def demo_clone(tmp_path_factory):
     seconds = time.monotonic() - started
     # For the README's figures (pytest -s shows them).
     print(f"\nmake demo on a fresh clone: {seconds:.0f}s, {len(demo.stdout.splitlines())} lines")
+    print(demo.stdout)
     return clone, demo
 
 
@@ -138,8 +140,12 @@ def test_the_other_readme_commands_run_on_the_clone(demo_clone):
     assert demo.returncode == 0
     plain = [c for c in readme_commands() if c not in ELSEWHERE and c not in SPECIAL]
     assert any(c.startswith("uv run dg launch") for c in plain)
+    prelude: list[str] = []  # `export ...` lines apply to the commands after them
     for command in plain:
-        out = shell(command, clone)
+        if command.startswith("export "):
+            prelude.append(command)
+            continue
+        out = shell(" && ".join([*prelude, command]), clone)
         assert out.returncode == 0, (command, out.stdout[-2000:], out.stderr[-2000:])
         if command.startswith(("uv run dg launch", "uv run dagster asset materialize")):
             assert "RUN_SUCCESS" in out.stderr + out.stdout, command
