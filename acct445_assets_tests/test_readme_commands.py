@@ -57,7 +57,9 @@ def readme_commands() -> list[str]:
         for block in re.findall(r"```bash\n(.*?)```", body, re.S):
             block = "\n".join(line.strip() for line in block.splitlines())
             for line in block.splitlines():
-                command = "" if line.startswith("#") else re.split(r"\s#", line, 1)[0].strip()
+                command = (
+                    "" if line.startswith("#") else re.split(r"\s#", line, maxsplit=1)[0].strip()
+                )
                 if command:
                     commands.append(command)
         prose = re.sub(r"```.*?```", "", body, flags=re.S)
