@@ -8,29 +8,48 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 UV := uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo dev test lint format clean reproduce
+.PHONY: help install demo dev system-deps dvc-tool test-deps test lint format clean reproduce
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	@cp dagster.yaml $@
 
-install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock and prepare the dbt manifest
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
-	$(RUN) dagster-dbt project prepare-and-package --file acct445_assets/assets/warehouse.py
-	@command -v dvc >/dev/null || $(UV) tool install dvc
+install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock (runtime packages only) and prepare the dbt manifest
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --root-user-action=ignore uv 2>/dev/null \
+		|| python3 -m pip install --quiet --root-user-action=ignore --break-system-packages uv
+	@echo "install: .venv from uv.lock, dbt manifest"
+	@# --inexact: a later install does not remove the test packages `make test` added.
+	@$(UV) sync --frozen --no-dev --inexact --quiet
+	@mkdir -p data/logs
+	@$(UV) run --frozen --no-dev dagster-dbt project prepare-and-package \
+		--file acct445_assets/assets/warehouse.py >data/logs/dbt-prepare.log 2>&1 \
+		|| { cat data/logs/dbt-prepare.log >&2; exit 1; }
 
-demo: install  ## materialize every asset on the sample source and print where results are
-	$(RUN) python -m acct445_assets.cli demo
+demo: install  ## materialize every asset on the sample source; prints stages, progress and a summary
+	@$(UV) run --frozen --no-dev python -m acct445_assets.cli demo $(DEMO_ARGS)
 
 dev: install  ## open the Dagster UI (webserver + daemon) on http://127.0.0.1:3000
-	$(RUN) dagster dev -m acct445_assets.definitions -h 127.0.0.1 -p 3000
+	$(UV) run --frozen --no-dev dagster dev -m acct445_assets.definitions -h 127.0.0.1 -p 3000
 
-test: install  ## the whole test suite (unit, dbt, integration)
-	$(RUN) pytest -q -p no:cacheprovider
+system-deps:  ## install the system packages the integration tests need (nginx, chromium, postgres)
+	@bash .ci/system-deps.sh
+
+# DVC is its own uv tool: its dependencies would break Dagster's selection parser.
+dvc-tool:
+	@command -v dvc >/dev/null || $(UV) tool install --quiet dvc
+
+test-deps: install dvc-tool
+	@$(UV) sync --frozen --inexact --quiet
+
+# System packages first: without them the integration tests would fail after the rest ran.
+# pytest's exit code 5 (nothing collected, e.g. a PYTEST_ARGS filter matching no test) fails.
+test: system-deps test-deps  ## the whole test suite (unit, dbt, integration); PYTEST_ARGS=... to narrow
+	@$(RUN) pytest -q -p no:cacheprovider $(PYTEST_ARGS); code=$$?; \
+	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests (PYTEST_ARGS=$(PYTEST_ARGS))" >&2; fi; \
+	exit $$code
 
 lint:  ## ruff
 	$(RUN) ruff check acct445_assets acct445_assets_tests
@@ -40,7 +59,7 @@ format:
 	$(RUN) ruff check --fix acct445_assets acct445_assets_tests
 	$(RUN) ruff format acct445_assets acct445_assets_tests
 
-reproduce: install  ## regenerate results/ with DVC (dvc repro: only stages whose inputs changed)
+reproduce: install dvc-tool  ## regenerate results/ with DVC (dvc repro: only stages whose inputs changed)
 	DVC_NO_ANALYTICS=1 dvc repro
 
 clean:  ## remove generated data, Dagster storage and build artefacts (not results/)

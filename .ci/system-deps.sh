@@ -15,10 +15,15 @@ if ((${#missing[@]} == 0)); then
     exit 0
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
     SUDO=sudo
 else
-    SUDO=
+    # Stop before any test runs: without these the integration tests fail after the rest ran.
+    echo "system-deps: missing ${missing[*]}; install them once as root, then re-run:" >&2
+    echo "    sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
 fi
 
 echo "system-deps: installing ${missing[*]}"

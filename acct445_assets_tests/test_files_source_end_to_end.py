@@ -115,7 +115,7 @@ def test_files_source_materializes_every_research_asset(tmp_path):
         timeout=1800,
     )
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-5000:])
-    assert "--partition-range 2021-06-01...2024-06-28" in out.stdout
+    assert "price partitions 2021-06-01...2024-06-28" in out.stdout
     with duckdb.connect(str(tmp_path / "home" / "acct445.duckdb"), read_only=True) as con:
         counts = {
             name: con.execute(f"select count(*) from research.{name}").fetchone()[0]

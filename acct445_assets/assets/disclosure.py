@@ -73,7 +73,7 @@ def _distribution_md(scores: pd.DataFrame) -> str:
     group_name=GROUP,
     ins={"bank_universe": AssetIn(key=["raw", "bank_universe"])},
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def bank_filings(filing_source: FilingSource, bank_universe: pd.DataFrame) -> Output[pd.DataFrame]:
     """10-K and 10-Q filings of the universe banks (documents stay with the source / its cache)."""
@@ -101,7 +101,7 @@ def bank_filings(filing_source: FilingSource, bank_universe: pd.DataFrame) -> Ou
     group_name=GROUP,
     ins={"bank_filings": AssetIn(key=["disclosure", "bank_filings"])},
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def cecl_notes(
     context: AssetExecutionContext, filing_source: FilingSource, bank_filings: pd.DataFrame
@@ -161,7 +161,7 @@ def cecl_notes(
         "bank_universe": AssetIn(key=["raw", "bank_universe"]),
     },
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def cnoi_scores(
     filing_source: FilingSource, cecl_notes: pd.DataFrame, bank_universe: pd.DataFrame
@@ -232,7 +232,7 @@ def cnoi_scores(
         "cecl_notes": AssetIn(key=["disclosure", "cecl_notes"]),
     },
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def cecl_adoption(
     filing_source: FilingSource, bank_universe: pd.DataFrame, cecl_notes: pd.DataFrame
@@ -272,7 +272,7 @@ def cecl_adoption(
         "bank_quarter_panel": AssetIn(key=["warehouse", "bank_quarter_panel"]),
     },
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def opacity_validation(
     cnoi_scores: pd.DataFrame, bank_quarter_panel: pd.DataFrame

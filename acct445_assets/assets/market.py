@@ -1,5 +1,7 @@
 """Group `market`: factors, benchmarks, the bank universe and daily bank prices (schema `raw`)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -9,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
+    BetaWarning,
     MetadataValue,
     Output,
     TimeWindowPartitionsDefinition,
@@ -149,7 +152,7 @@ _VINTAGE_SPEC = "every factor file is of one CRSP vintage"
     key=["raw", "ff_factors_daily"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     check_specs=[
         AssetCheckSpec(
             "one_vintage",
@@ -168,7 +171,7 @@ def ff_factors_daily(factor_source: FactorSource):
     key=["raw", "ff_factors_monthly"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     check_specs=[
         AssetCheckSpec(
             "one_vintage",
@@ -184,7 +187,7 @@ def ff_factors_monthly(factor_source: FactorSource):
     yield from _factor_asset(factor_source, "monthly", ["raw", "ff_factors_monthly"])
 
 
-@asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
     """Adjusted closes of SPY (market benchmark) and KRE (regional banks)."""
     frame = price_source.benchmarks(PRICES_START, pd.Timestamp.today().normalize())
@@ -201,7 +204,7 @@ def benchmark_prices(price_source: PriceSource) -> Output[pd.DataFrame]:
     )
 
 
-@asset(key=["raw", "bank_universe"], group_name=GROUP, pool=DUCKDB_POOL, compute_kind="python")
+@asset(key=["raw", "bank_universe"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
 def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     """Banks under study: CIK, ticker, name, SIC, smaller-reporting flag, shares, listing span."""
     frame = price_source.universe()
@@ -221,6 +224,11 @@ def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     )
 
 
+# A single-run backfill loads a price range in one run; that the parameter is beta is
+# Dagster's notice to itself, nothing a user of the project can act on.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+
+
 @asset(
     key=["raw", "bank_prices"],
     group_name=GROUP,
@@ -229,7 +237,7 @@ def bank_universe(price_source: PriceSource) -> Output[pd.DataFrame]:
     metadata={"partition_expr": "date"},
     ins={"bank_universe": AssetIn(key=["raw", "bank_universe"])},
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def bank_prices(
     context: AssetExecutionContext, price_source: PriceSource, bank_universe: pd.DataFrame

@@ -132,7 +132,7 @@ def _vintages(context: AssetExecutionContext) -> list[dict]:
 @asset(
     key=["publication", "research_report"],
     group_name=GROUP,
-    compute_kind="python",
+    kinds={"python"},
     ins={name: AssetIn(key=key) for name, key in RESEARCH_INPUTS.items()},
 )
 def research_report(

@@ -162,7 +162,7 @@ def _universe_frequency(universe: pd.DataFrame) -> str:
     key=["research", "decile_portfolios"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={
         "rebalance_universe": _warehouse("rebalance_universe"),
         "stg_cnoi": _warehouse("stg_cnoi"),
@@ -245,7 +245,7 @@ def decile_portfolios(
     key=["research", "decile_returns"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={
         "decile_portfolios": AssetIn(key=["research", "decile_portfolios"]),
         "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
@@ -362,7 +362,7 @@ def decile_returns(
     key=["research", "factor_alphas"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={
         "decile_returns": AssetIn(key=["research", "decile_returns"]),
         "stg_factors_daily": _warehouse("stg_factors_daily"),
@@ -439,7 +439,7 @@ def factor_alphas(
     key=["research", "event_study_cars"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={
         "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
         "stg_cnoi": _warehouse("stg_cnoi"),
@@ -553,7 +553,7 @@ def event_study_cars(
     key=["research", "did_estimates"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={"bank_quarter_panel": _warehouse("bank_quarter_panel")},
 )
 def did_estimates(
@@ -665,7 +665,7 @@ def did_estimates(
     key=["research", "panel_regression"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
     ins={"bank_quarter_panel": _warehouse("bank_quarter_panel")},
 )
 def panel_regression_asset(

@@ -190,7 +190,7 @@ def warehouse_dbt_models(
     key=["raw", "trading_calendar"],
     group_name=GROUP,
     pool=DUCKDB_POOL,
-    compute_kind="python",
+    kinds={"python"},
 )
 def trading_calendar() -> Output[pd.DataFrame]:
     """NYSE sessions (exchange-calendars XNYS), past and future, for lags counted in sessions."""

@@ -41,7 +41,6 @@ RUN_KEY_TAG = "dagster/run_key"
 daily_bank_prices_job = define_asset_job(
     name="daily_bank_prices",
     selection=AssetSelection.assets(["raw", "bank_prices"]).downstream(),
-    partitions_def=trading_day_partitions,
     description="One NYSE session of bank prices and everything computed from them.",
     # Transient failures (a price feed timing out) are retried per step; a crashed run worker
     # is retried by the instance's run_retries.
