@@ -175,7 +175,7 @@ def validate_prices(frame: pd.DataFrame, name: str, csv: bool = True) -> pd.Data
         bad = np.flatnonzero((numeric[col] <= 0).to_numpy())
         if len(bad):
             raise PriceFileError(
-                f"{name}: row {_row(frame, bad[0], csv)}, column {col}: price must be positive, got {frame[col].iloc[bad[0]]!r}"
+                f"{name}: row {_row(frame, bad[0], csv)}, column {col}: price must be positive, got {float(frame[col].iloc[bad[0]])}"
             )
     out = pd.DataFrame({"date": dates, "ticker": tickers.astype(str), "adj_close": close})
     out["volume"] = numeric.get("volume", np.nan)
@@ -236,7 +236,7 @@ def read_shares_file(path: Path) -> pd.DataFrame:
     if len(bad):
         raise PriceFileError(
             f"{path}: row {_row(frame, bad[0], csv)}, column shares_outstanding: must be a"
-            f" positive number, got {frame['shares_outstanding'].iloc[bad[0]]!r}"
+            f" positive number, got {float(frame['shares_outstanding'].iloc[bad[0]])}"
         )
     return pd.DataFrame(
         {
