@@ -174,6 +174,194 @@ def _assign_quartiles(values: pd.Series) -> pd.Series:
     return (np.floor((rank - 1) * 4 / len(values)) + 1).astype(int)
 
 
+def patell_z(sar: np.ndarray, n_traded: np.ndarray, dof: np.ndarray) -> float:
+    """METHODS 5, Patell (1976): standardised ARs (prediction-error corrected) summed over
+    each bank's traded window days, each CSAR scaled by its null variance T (d-2)^-1 d."""
+    csar = sar.sum(axis=0)
+    return float(np.sum(csar / np.sqrt(n_traded * dof / (dof - 2.0))) / np.sqrt(sar.shape[1]))
+
+
+def mean_t(values: np.ndarray) -> float:
+    """Cross-sectional t of a mean (the CAR t; BMP 1991 on standardised CARs)."""
+    return float(values.mean() / (values.std(ddof=1) / np.sqrt(len(values))))
+
+
+def kolari_pynnonen_t(t_bmp: float, r_bar: float, n_banks: int) -> float:
+    """METHODS 5, Kolari-Pynnonen (2010): t_BMP sqrt((1 - r) / (1 + (N - 1) r))."""
+    return float(t_bmp * np.sqrt((1.0 - r_bar) / (1.0 + (n_banks - 1) * r_bar)))
+
+
+def corrado_rank(resid: np.ndarray, ar: np.ndarray, traded: np.ndarray) -> float:
+    """METHODS 5, Corrado (1989): ranks over the combined estimation + event window, each
+    bank's ranks on its own valid days; days after a bank's last price are left out."""
+    n_window = len(ar)
+    combined = pd.DataFrame(np.vstack([resid, np.where(traded, ar, np.nan)]))
+    ranks = combined.rank(axis=0, method="average").to_numpy()
+    n_valid = np.isfinite(combined.to_numpy()).sum(axis=0)
+    u_bar = np.nanmean(ranks / (n_valid + 1.0) - 0.5, axis=1)
+    s_u = np.sqrt(np.nanmean(u_bar**2))
+    return float(u_bar[-n_window:].sum() / (np.sqrt(n_window) * s_u))
+
+
+def generalized_sign(
+    car: np.ndarray, resid: np.ndarray, mask: np.ndarray, n_est: np.ndarray
+) -> tuple[float, float]:
+    """METHODS 5, Cowan (1992): z of the positive-CAR count against p0, the share of
+    positive estimation-window residuals. Returns (z, p0)."""
+    p0 = float(np.mean((np.where(mask, resid, 0.0) > 0).sum(axis=0) / n_est))
+    n_banks = len(car)
+    z = (int((car > 0).sum()) - n_banks * p0) / np.sqrt(n_banks * p0 * (1 - p0))
+    return float(z), p0
+
+
+def event_tests(label, car, scar, sar, resid, mask, ar, traded, stopped, dof) -> pd.DataFrame:
+    """Every test of METHODS 5 on all banks trading on day -1, plus the survivors-only
+    CAAR and t as a labelled sensitivity (never the headline)."""
+    n_banks = len(car)
+    n_est = mask.sum(axis=0).astype(float)
+
+    def t_p(t, n=n_banks):
+        return float(2 * stats.t.sf(abs(t), n - 1))
+
+    def z_p(z):
+        return float(2 * stats.norm.sf(abs(z)))
+
+    t_cs, t_bmp = mean_t(car), mean_t(scar)
+    r_bar = _mean_pairwise_correlation(resid, mask)
+    t_kp = kolari_pynnonen_t(t_bmp, r_bar, n_banks)
+    z_patell = patell_z(sar, traded.sum(axis=0).astype(float), dof)
+    t_corrado = corrado_rank(resid, ar, traded)
+    z_sign, p0 = generalized_sign(car, resid, mask, n_est)
+    tests = pd.DataFrame(
+        [
+            ("caar", car.mean(), np.nan),
+            ("cross_sectional_t", t_cs, t_p(t_cs)),
+            ("patell_z", z_patell, z_p(z_patell)),
+            ("bmp_t", t_bmp, t_p(t_bmp)),
+            ("kolari_pynnonen_t", t_kp, t_p(t_kp)),
+            ("corrado_rank", t_corrado, z_p(t_corrado)),
+            ("generalized_sign_z", z_sign, z_p(z_sign)),
+            ("mean_residual_correlation", r_bar, np.nan),
+            ("sign_p0", p0, np.nan),
+            ("n_stopped_in_window", float(stopped.sum()), np.nan),
+        ],
+        columns=["test", "statistic", "p_value"],
+    ).assign(event=label, n=n_banks, sample="all banks trading on day -1")
+    survivors = car[~stopped]
+    n_survivors = len(survivors)
+    t_survivors = mean_t(survivors) if n_survivors >= 2 else np.nan
+    sensitivity = pd.DataFrame(
+        [
+            ("caar_survivors_only", survivors.mean() if n_survivors else np.nan, np.nan),
+            ("cross_sectional_t_survivors_only", t_survivors, t_p(t_survivors, n_survivors)),
+        ],
+        columns=["test", "statistic", "p_value"],
+    ).assign(event=label, n=n_survivors, sample="survivors only (sensitivity)")
+    return pd.concat([tests, sensitivity], ignore_index=True)
+
+
+def quartile_difference(q4: np.ndarray, q1: np.ndarray, n_permutations: int, seed: int) -> dict:
+    """METHODS 5: Q4 - Q1 CAR difference, Welch t and a two-sided permutation p."""
+    welch = stats.ttest_ind(q4, q1, equal_var=False)
+    observed = q4.mean() - q1.mean()
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permuted(np.tile(np.r_[q4, q1], (n_permutations, 1)), axis=1)
+    null = shuffled[:, : len(q4)].mean(axis=1) - shuffled[:, len(q4) :].mean(axis=1)
+    perm_p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-15)) / (n_permutations + 1)
+    return {
+        "diff_q4_q1": observed,
+        "welch_t": float(welch.statistic),
+        "welch_p": float(welch.pvalue),
+        "perm_p": float(perm_p),
+        "n_permutations": n_permutations,
+        "n_q1": len(q1),
+        "n_q4": len(q4),
+    }
+
+
+def car_on_cnoi(
+    scored: pd.DataFrame, label: str, cnoi_center: float, min_obs_margin: int
+) -> tuple[pd.DataFrame, str | None]:
+    """METHODS 5: cross-sectional OLS of CAR on CNOI (HC3, t(N - k) p-values), or a
+    not-estimable row below k + margin banks. Returns the table and a note."""
+    terms = [f"car_at_cnoi_{cnoi_center:g}", "cnoi_slope"]
+    if len(scored) < len(terms) + min_obs_margin:
+        reason = (
+            f"not estimable: {len(scored)} banks with a CNOI < k + margin = "
+            f"{len(terms)} + {min_obs_margin}"
+        )
+        table = pd.DataFrame({"event": label, "term": terms, "n": len(scored), "status": reason})
+        return table, f"event {label}: CAR on CNOI {reason}"
+    exog = sm.add_constant(scored["cnoi"].to_numpy() - cnoi_center)
+    fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3", use_t=True)
+    ci = fit.conf_int()
+    table = pd.DataFrame(
+        {
+            "event": label,
+            "term": terms,
+            "coef": fit.params,
+            "se": fit.bse,
+            "t": fit.tvalues,
+            "p": fit.pvalues,
+            "ci_low": ci[:, 0],
+            "ci_high": ci[:, 1],
+            "n": int(fit.nobs),
+            "r2": fit.rsquared,
+            "status": "ok",
+        }
+    )
+    return table, None
+
+
+def cnoi_sorts(
+    banks: pd.DataFrame,
+    cnoi: pd.DataFrame,
+    known_by: pd.Timestamp,
+    label: str,
+    *,
+    n_permutations: int,
+    cnoi_center: float,
+    seed: int,
+    min_obs_margin: int,
+):
+    """METHODS 5, CNOI groups: each included bank's latest CNOI known before ``known_by``
+    (banks without one are marked and counted), quartiles, Q4 - Q1, CAR on CNOI."""
+    notes = []
+    included = banks.loc[banks["status"].eq("included"), "cik"]
+    lookup = latest_known(
+        cnoi.loc[cnoi["cnoi"].notna(), ["cik", "cnoi", "known_date"]],
+        pd.DataFrame({"cik": included.to_numpy(), "date": known_by}),
+        strict=True,
+    )
+    banks = banks.merge(lookup[["cik", "cnoi", "known_date"]], on="cik", how="left")
+    banks.loc[banks["status"].eq("included") & banks["cnoi"].isna(), "status"] = "included_no_cnoi"
+    scored = banks.loc[banks["status"].eq("included")].copy()
+    quartiles = difference = pd.DataFrame()
+    if len(scored) < 8:
+        notes.append(
+            f"event {label}: {len(scored)} banks with a CNOI known before day -1; quartiles need 8"
+        )
+    else:
+        scored["quartile"] = _assign_quartiles(scored["cnoi"])
+        banks = banks.merge(scored[["cik", "quartile"]], on="cik", how="left")
+        quartiles = (
+            scored.groupby("quartile")["car"]
+            .agg(n="size", caar="mean", sd="std")
+            .reset_index()
+            .assign(event=label)
+        )
+        quartiles["t"] = quartiles["caar"] / (quartiles["sd"] / np.sqrt(quartiles["n"]))
+        q1 = scored.loc[scored["quartile"] == 1, "car"].to_numpy()
+        q4 = scored.loc[scored["quartile"] == 4, "car"].to_numpy()
+        difference = pd.DataFrame(
+            [{"event": label, **quartile_difference(q4, q1, n_permutations, seed)}]
+        )
+    regression, note = car_on_cnoi(scored, label, cnoi_center, min_obs_margin)
+    if note:
+        notes.append(note)
+    return banks, quartiles, difference, regression, notes
+
+
 def single_event(
     returns_wide: pd.DataFrame,
     event_date,
@@ -302,68 +490,14 @@ def single_event(
     car = ar.sum(axis=0)
     dof = n_i - k
 
-    sar = ar / (sigma[None, :] * np.sqrt(1.0 + correction.T))
-    csar = sar.sum(axis=0)
-    patell_z = float(np.sum(csar / np.sqrt(n_traded * dof / (dof - 2.0))) / np.sqrt(n_banks))
     scar = car / (sigma * np.sqrt(n_traded + car_correction))
-    t_cs = car.mean() / (car.std(ddof=1) / np.sqrt(n_banks))
-    t_bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(n_banks))
-    r_bar = _mean_pairwise_correlation(resid, mask)
-    t_kp = t_bmp * np.sqrt((1.0 - r_bar) / (1.0 + (n_banks - 1) * r_bar))
-    combined = pd.DataFrame(np.vstack([resid, np.where(traded, ar, np.nan)]))
-    ranks = combined.rank(axis=0, method="average").to_numpy()
-    n_valid = np.isfinite(combined.to_numpy()).sum(axis=0)
-    u = ranks / (n_valid + 1.0) - 0.5
-    u_bar = np.nanmean(u, axis=1)
-    s_u = np.sqrt(np.nanmean(u_bar**2))
-    t_corrado = float(u_bar[-n_window:].sum() / (np.sqrt(n_window) * s_u))
-    p0 = float(np.mean((np.where(mask, resid, 0.0) > 0).sum(axis=0) / n_i))
-    positive = int((car > 0).sum())
-    z_sign = (positive - n_banks * p0) / np.sqrt(n_banks * p0 * (1 - p0))
-
-    def t_p(t, n=n_banks):
-        return float(2 * stats.t.sf(abs(t), n - 1))
-
-    survivors = car[~stopped]
-    n_survivors = len(survivors)
-    t_survivors = (
-        survivors.mean() / (survivors.std(ddof=1) / np.sqrt(n_survivors))
-        if n_survivors >= 2
-        else np.nan
-    )
+    sar = ar / (sigma[None, :] * np.sqrt(1.0 + correction.T))
     if stopped.any():
         notes.append(
             f"event {label}: {int(stopped.sum())} banks stop trading inside the window; "
             "their ARs run through the last price (incl. the delisting return), zero after"
         )
-
-    def z_p(z):
-        return float(2 * stats.norm.sf(abs(z)))
-
-    tests = pd.DataFrame(
-        [
-            ("caar", car.mean(), np.nan),
-            ("cross_sectional_t", t_cs, t_p(t_cs)),
-            ("patell_z", patell_z, z_p(patell_z)),
-            ("bmp_t", t_bmp, t_p(t_bmp)),
-            ("kolari_pynnonen_t", t_kp, t_p(t_kp)),
-            ("corrado_rank", t_corrado, z_p(t_corrado)),
-            ("generalized_sign_z", z_sign, z_p(z_sign)),
-            ("mean_residual_correlation", r_bar, np.nan),
-            ("sign_p0", p0, np.nan),
-            ("n_stopped_in_window", float(stopped.sum()), np.nan),
-        ],
-        columns=["test", "statistic", "p_value"],
-    ).assign(event=label, n=n_banks, sample="all banks trading on day -1")
-    sensitivity = pd.DataFrame(
-        [
-            ("caar", survivors.mean() if n_survivors else np.nan, np.nan),
-            ("cross_sectional_t", t_survivors, t_p(t_survivors, n_survivors)),
-        ],
-        columns=["test", "statistic", "p_value"],
-    ).assign(event=label, n=n_survivors, sample="survivors only (sensitivity)")
-    sensitivity["test"] = sensitivity["test"] + "_survivors_only"
-    tests = pd.concat([tests, sensitivity], ignore_index=True)
+    tests = event_tests(label, car, scar, sar, resid, mask, ar, traded, stopped, dof)
 
     fitted = pd.DataFrame(
         {
@@ -388,90 +522,21 @@ def single_event(
         }
     )
 
-    quartiles = pd.DataFrame()
-    difference = pd.DataFrame()
-    regression = pd.DataFrame()
+    quartiles = difference = regression = pd.DataFrame()
     if cnoi is not None:
         # Rule 0: a score counts only if known strictly before day -1 (or the window start).
         known_by = calendar[max(min(first, day0 - 1), 0)]
-        lookup = latest_known(
-            cnoi.loc[cnoi["cnoi"].notna(), ["cik", "cnoi", "known_date"]],
-            pd.DataFrame({"cik": ciks[idx], "date": known_by}),
-            strict=True,
+        banks, quartiles, difference, regression, cnoi_notes = cnoi_sorts(
+            banks,
+            cnoi,
+            known_by,
+            label,
+            n_permutations=n_permutations,
+            cnoi_center=cnoi_center,
+            seed=seed,
+            min_obs_margin=min_obs_margin,
         )
-        banks = banks.merge(lookup[["cik", "cnoi", "known_date"]], on="cik", how="left")
-        banks.loc[banks["status"].eq("included") & banks["cnoi"].isna(), "status"] = (
-            "included_no_cnoi"
-        )
-        scored = banks.loc[banks["status"].eq("included")].copy()
-        if len(scored) < 8:
-            notes.append(
-                f"event {label}: {len(scored)} banks with a CNOI known before day -1; quartiles need 8"
-            )
-        else:
-            scored["quartile"] = _assign_quartiles(scored["cnoi"])
-            banks = banks.merge(scored[["cik", "quartile"]], on="cik", how="left")
-            quartiles = (
-                scored.groupby("quartile")["car"]
-                .agg(n="size", caar="mean", sd="std")
-                .reset_index()
-                .assign(event=label)
-            )
-            quartiles["t"] = quartiles["caar"] / (quartiles["sd"] / np.sqrt(quartiles["n"]))
-            q1 = scored.loc[scored["quartile"] == 1, "car"].to_numpy()
-            q4 = scored.loc[scored["quartile"] == 4, "car"].to_numpy()
-            welch = stats.ttest_ind(q4, q1, equal_var=False)
-            observed = q4.mean() - q1.mean()
-            rng = np.random.default_rng(seed)
-            pooled = np.tile(np.r_[q4, q1], (n_permutations, 1))
-            shuffled = rng.permuted(pooled, axis=1)
-            null = shuffled[:, : len(q4)].mean(axis=1) - shuffled[:, len(q4) :].mean(axis=1)
-            perm_p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-15)) / (n_permutations + 1)
-            difference = pd.DataFrame(
-                [
-                    {
-                        "event": label,
-                        "diff_q4_q1": observed,
-                        "welch_t": float(welch.statistic),
-                        "welch_p": float(welch.pvalue),
-                        "perm_p": float(perm_p),
-                        "n_permutations": n_permutations,
-                        "n_q1": len(q1),
-                        "n_q4": len(q4),
-                    }
-                ]
-            )
-        terms = [f"car_at_cnoi_{cnoi_center:g}", "cnoi_slope"]
-        needed = len(terms) + min_obs_margin
-        if len(scored) < needed:
-            reason = (
-                f"not estimable: {len(scored)} banks with a CNOI < k + margin = "
-                f"{len(terms)} + {min_obs_margin}"
-            )
-            notes.append(f"event {label}: CAR on CNOI {reason}")
-            regression = pd.DataFrame(
-                {"event": label, "term": terms, "n": len(scored), "status": reason}
-            )
-        else:
-            exog = sm.add_constant(scored["cnoi"].to_numpy() - cnoi_center)
-            # use_t: p-values and CI from t(N - k), as for a small cross-section.
-            fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3", use_t=True)
-            ci = fit.conf_int()
-            regression = pd.DataFrame(
-                {
-                    "event": label,
-                    "term": [f"car_at_cnoi_{cnoi_center:g}", "cnoi_slope"],
-                    "coef": fit.params,
-                    "se": fit.bse,
-                    "t": fit.tvalues,
-                    "p": fit.pvalues,
-                    "ci_low": ci[:, 0],
-                    "ci_high": ci[:, 1],
-                    "n": int(fit.nobs),
-                    "r2": fit.rsquared,
-                    "status": "ok",
-                }
-            )
+        notes.extend(cnoi_notes)
     counts = banks["status"].value_counts().rename_axis("status").reset_index(name="n_banks")
     counts["event"] = label
     return {
