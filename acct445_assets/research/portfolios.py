@@ -232,6 +232,67 @@ def form_portfolios(
     return result
 
 
+def daily_group_returns(
+    ret: np.ndarray, held_group: np.ndarray, value: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """METHODS 3, buy and hold: each day's group return is the value-weighted mean of its
+    members' returns, weights drifted from d by each bank's own growth (days x groups).
+    A bank without a price that day is out of that day's mean."""
+    traded = np.isfinite(ret)
+    ret0 = np.where(traded, ret, 0.0)
+    daily = np.full((len(ret), n_groups), np.nan)
+    for g in range(1, n_groups + 1):
+        member = (held_group == g) & traded
+        denom = np.where(member, value, 0.0).sum(axis=1)
+        numer = np.where(member, value * ret0, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            daily[:, g - 1] = np.where(denom > 0, numer / denom, np.nan)
+    return daily
+
+
+def group_turnover(
+    group_at: np.ndarray, weight_at: np.ndarray, end_growth: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """METHODS 3, turnover at each rebalance: sum |target weight - drifted weight of the
+    previous period|, per group (periods x groups; NaN where a group is empty)."""
+    n_periods, n_banks = group_at.shape
+    turnover = np.full((n_periods, n_groups), np.nan)
+    for g in range(1, n_groups + 1):
+        target = np.where(group_at == g, weight_at, 0.0)
+        drifted = np.where(group_at == g, weight_at * end_growth, 0.0)
+        prior = np.vstack([np.zeros((1, n_banks)), drifted[:-1]])
+        totals = prior.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prior = np.where(totals > 0, prior / totals, 0.0)
+        has_group = (group_at == g).any(axis=1)
+        turnover[:, g - 1] = np.where(has_group, np.abs(target - prior).sum(axis=1), np.nan)
+    return turnover
+
+
+def compounded_rf(
+    rf: pd.Series | None,
+    days: pd.DatetimeIndex,
+    period_of_day: np.ndarray,
+    rebal: pd.DatetimeIndex,
+    held_periods: np.ndarray,
+) -> tuple[pd.Series, pd.Series]:
+    """Daily rf on the holding days, and rf compounded over each holding period (NaN when
+    a day of the period lacks rf): the excess-return basis of the groups' Sharpe ratios."""
+    rf_daily = (
+        pd.Series(np.nan, index=days)
+        if rf is None
+        else pd.Series(rf, dtype=float).set_axis(pd.DatetimeIndex(rf.index)).reindex(days)
+    )
+    log_rf = np.log1p(rf_daily.to_numpy())
+    n_periods = len(rebal)
+    rf_sum = np.bincount(period_of_day, np.nan_to_num(log_rf), minlength=n_periods)
+    rf_missing = np.bincount(period_of_day, np.isnan(log_rf), minlength=n_periods) > 0
+    period_rf = pd.Series(
+        np.where(rf_missing, np.nan, np.expm1(rf_sum))[held_periods], index=rebal[held_periods]
+    )
+    return rf_daily, period_rf
+
+
 def holding_returns(
     assignments: pd.DataFrame,
     returns: pd.DataFrame,
@@ -286,16 +347,7 @@ def holding_returns(
     held_group = group_at[period_of_day]
     value = weight_at[period_of_day] * drift
     group_ids = np.arange(1, n_groups + 1)
-    daily = np.full((len(days), n_groups), np.nan)
-    counts = np.zeros((len(days), n_groups), dtype=int)
-    ret0 = np.where(traded, ret, 0.0)
-    for g in group_ids:
-        member = (held_group == g) & traded
-        denom = np.where(member, value, 0.0).sum(axis=1)
-        numer = np.where(member, value * ret0, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            daily[:, g - 1] = np.where(denom > 0, numer / denom, np.nan)
-        counts[:, g - 1] = member.sum(axis=1)
+    daily = daily_group_returns(ret, held_group, value, n_groups)
     top = top_group[period_of_day]
     high = daily[np.arange(len(days)), top - 1]
     spread_daily = daily[:, 0] - high
@@ -308,16 +360,7 @@ def holding_returns(
     end_growth[period_of_day[end_rows]] = np.where(
         traded[end_rows], np.exp(cum[end_rows] - cum_prev[start_level[end_rows]]), 0.0
     )
-    turnover = np.full((n_periods, n_groups), np.nan)
-    for g in group_ids:
-        target = np.where(group_at == g, weight_at, 0.0)
-        drifted = np.where(group_at == g, weight_at * end_growth, 0.0)
-        prior = np.vstack([np.zeros((1, n_banks)), drifted[:-1]])
-        totals = prior.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prior = np.where(totals > 0, prior / totals, 0.0)
-        has_group = (group_at == g).any(axis=1)
-        turnover[:, g - 1] = np.where(has_group, np.abs(target - prior).sum(axis=1), np.nan)
+    turnover = group_turnover(group_at, weight_at, end_growth, n_groups)
     spread_turnover = turnover[:, 0] + turnover[np.arange(n_periods), top_group - 1]
 
     cost = cost_bps / 1e4
@@ -365,18 +408,7 @@ def holding_returns(
         }
     ).dropna(subset=["ret"])
 
-    # rf compounded over each holding period (NaN when a day of the period lacks rf).
-    rf_daily = (
-        pd.Series(np.nan, index=days)
-        if rf is None
-        else pd.Series(rf, dtype=float).set_axis(pd.DatetimeIndex(rf.index)).reindex(days)
-    )
-    log_rf = np.log1p(rf_daily.to_numpy())
-    rf_sum = np.bincount(period_of_day, np.nan_to_num(log_rf), minlength=n_periods)
-    rf_missing = np.bincount(period_of_day, np.isnan(log_rf), minlength=n_periods) > 0
-    period_rf = pd.Series(
-        np.where(rf_missing, np.nan, np.expm1(rf_sum))[held_periods], index=rebal[held_periods]
-    )
+    rf_daily, period_rf = compounded_rf(rf, days, period_of_day, rebal, held_periods)
 
     summary = pd.concat(
         [
