@@ -77,7 +77,8 @@ def clean_env() -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("ACCT445_", "DAGSTER_", "UV_PROJECT", "PYTEST_"))
-        and k != "VIRTUAL_ENV"
+        # Under `make test` these make a nested make print "Entering/Leaving directory".
+        and k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
     }
     env["PATH"] = os.pathsep.join(path)
     return env
