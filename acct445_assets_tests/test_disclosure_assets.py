@@ -11,13 +11,13 @@ from dagster import asset, materialize
 from dagster_duckdb import DuckDBResource
 
 from acct445_assets.assets import disclosure
-from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets.resources.filings import (
     EdgarFilingSource,
     EdgarResource,
     FileFilingSource,
     SampleFilingSource,
 )
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets.sources.sample.store import load_sample_universe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"

@@ -17,11 +17,11 @@ from scipy.stats import spearmanr
 from ..cnoi.adoption import adoption_table
 from ..cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..cnoi.rubric import RUBRIC_VERSION
+from ..params import section
 from ..publication.content import close_figures, cnoi_content, validation_content
 from ..publication.records import publish
 from ..research.validation import READABILITY
 from ..research.validation import opacity_validation as run_validation
-from ..params import section
 from ..resources.filings import FilingSource
 from ..sources.files.cnoi_csv import import_problems
 from .market import as_date, date_range

@@ -202,7 +202,9 @@ def import_problems(
     outside = ok & (values.isna() | (values < 0) | (values > 100)).any(axis=1)
     problems["scores_outside_0_100"] = [
         f"{acc[i]}: "
-        + ", ".join(f"{c}={values.at[i, c]}" for c in values.columns if not 0 <= values.at[i, c] <= 100)
+        + ", ".join(
+            f"{c}={values.at[i, c]}" for c in values.columns if not 0 <= values.at[i, c] <= 100
+        )
         for i in frame.index[outside]
     ]
     weighted = sum(w * values[d] for d, w in WEIGHTS.items())
@@ -221,7 +223,8 @@ def import_problems(
     unknown = filed.isna() | (filed < FIRST_FILING_DATE) | (filed > today)
     early = ~unknown & reported.notna() & (reported > filed)
     problems["unknown_filing_dates"] = [
-        f"{acc[i]}: filing_date {frame.at[i, 'filing_date']}"
+        f"{acc[i]}: filing_date "
+        + (str(filed[i].date()) if pd.notna(filed[i]) else repr(frame.at[i, "filing_date"]))
         + (
             f" is before report_date {reported[i].date()}"
             if early[i]
