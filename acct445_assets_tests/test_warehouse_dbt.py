@@ -617,3 +617,27 @@ def test_a_failing_error_severity_dbt_test_stops_research_assets_in_that_run(
         }
     assert "panel_regression" not in tables
     pd.testing.assert_frame_equal(read(db, "warehouse.bank_quarter_panel", "cik, quarter"), before)
+
+
+def test_a_manifest_older_than_a_model_is_stale_and_reparsed_at_import(tmp_path):
+    import os
+
+    project = tmp_path / "dbt"
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "target").mkdir()
+    (project / "dbt_project.yml").write_text("name: x\n")
+    model = project / "models" / "staging" / "m.sql"
+    model.write_text("select 1")
+    manifest = project / "target" / "manifest.json"
+    assert warehouse.manifest_is_stale(project, manifest)  # missing
+    manifest.write_text("{}")
+    os.utime(model, (1_000_000, 1_000_000))
+    os.utime(project / "dbt_project.yml", (1_000_000, 1_000_000))
+    os.utime(manifest, (2_000_000, 2_000_000))
+    assert not warehouse.manifest_is_stale(project, manifest)
+    os.utime(model, (3_000_000, 3_000_000))  # a model edited after the parse
+    assert warehouse.manifest_is_stale(project, manifest)
+    # The project's own manifest is current after import: the assets are the models'.
+    assert not warehouse.manifest_is_stale(
+        warehouse.DBT_PROJECT_DIR, warehouse.warehouse_project.manifest_path
+    )
