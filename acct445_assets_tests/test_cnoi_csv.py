@@ -155,3 +155,18 @@ def test_columns_differing_only_in_case_are_refused(tmp_path):
     lines = _dated(["2023-02-21"], ",note,NOTE", ["a,b"])
     with pytest.raises(CnoiCsvError, match=r"columns NOTE, note differ only in case"):
         read_cnoi_csv(write(tmp_path, lines))
+
+
+def test_filings_index_dates_follow_the_same_rule(tmp_path):
+    from acct445_assets.sources.files import FileFilings
+    from acct445_assets.sources.files.prices import PriceFileError
+
+    (tmp_path / "filings").mkdir()
+    (tmp_path / "filings" / "index.csv").write_text(
+        "cik,accession,form,filing_date\n1,a-1,10-Q,03/04/2024\n1,a-2,10-Q,04/03/2024\n"
+    )
+    banks = pd.DataFrame({"cik": ["0000000001"], "ticker": ["AAA"]})
+    with pytest.raises(
+        PriceFileError, match=r"index\.csv: row 2, column filing_date: ambiguous date '03/04/2024'"
+    ):
+        FileFilings(tmp_path).list_filings(banks)
