@@ -9,9 +9,9 @@ import sys
 
 import duckdb
 from dagster import DagsterInstance, SourceAsset, materialize
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.research.portfolios import build_rebalance_universe
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 
 INPUT_KEYS = [
     ["warehouse", "rebalance_universe"],
@@ -56,7 +56,7 @@ def main(db: str) -> int:
     ]
     result = materialize(
         [*assets, *[SourceAsset(key=k) for k in INPUT_KEYS]],
-        resources={"io_manager": DuckDBPandasIOManager(database=db)},
+        resources={"io_manager": AtomicDuckDBIOManager(database=db)},
         instance=DagsterInstance.ephemeral(),
     )
     return 0 if result.success else 1

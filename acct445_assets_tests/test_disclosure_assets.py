@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 from dagster import asset, materialize
-from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_duckdb import DuckDBResource
 
 from acct445_assets.assets import disclosure
 from acct445_assets.resources.filings import (
@@ -17,6 +17,7 @@ from acct445_assets.resources.filings import (
     FileFilingSource,
     SampleFilingSource,
 )
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets.sources.sample.store import load_sample_universe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
@@ -47,8 +48,12 @@ def universe_asset(frame):
 def run(tmp_path, source, universe, extra=()):
     db = tmp_path / "w.duckdb"
     result = materialize(
-        [universe_asset(universe), *ASSETS, *extra],
-        resources={"filing_source": source, "io_manager": DuckDBPandasIOManager(database=str(db))},
+        [universe_asset(universe), *ASSETS, disclosure.cnoi_scores_import_valid, *extra],
+        resources={
+            "filing_source": source,
+            "io_manager": AtomicDuckDBIOManager(database=str(db)),
+            "duckdb": DuckDBResource(database=str(db)),
+        },
         raise_on_error=True,
     )
     return result, db
@@ -98,8 +103,8 @@ def test_files_source_with_precomputed_csv(tmp_path):
     data.mkdir()
     (data / "cnoi_scores.csv").write_text(
         "cik,accession,form,filing_date,CNOI,D,G,R,J,T,S,X,issuer\n"
-        "123456,0000123456-24-000001,10-K,2024-02-20,22.5,10,20,30,40,10,10,20,HARBOR VALLEY BANCORP\n"
-        "654321,0000654321-24-000002,10-Q,2024-05-08,41,50,30,50,30,40,20,40,SUMMIT PRAIRIE\n"
+        "123456,0000123456-24-000001,10-K,2024-02-20,20,10,20,30,40,10,10,20,HARBOR VALLEY BANCORP\n"
+        "654321,0000654321-24-000002,10-Q,2024-05-08,39,50,30,50,30,40,20,40,SUMMIT PRAIRIE\n"
     )
     (data / "cecl_adoption.csv").write_text("cik,adoption_date\n654321,2021-01-01\n")
     universe = pd.DataFrame(
@@ -111,14 +116,51 @@ def test_files_source_with_precomputed_csv(tmp_path):
     )
     result, db = run(tmp_path, FileFilingSource(data_dir=str(data)), universe)
     scores = table(db, "cnoi_scores")
-    assert scores["cnoi"].tolist() == [22.5, 41.0] and scores["ticker"].tolist() == ["HVB", "SPB"]
+    assert scores["cnoi"].tolist() == [20.0, 39.0] and scores["ticker"].tolist() == ["HVB", "SPB"]
     assert metadata(result, "cnoi_scores")["origin"] == "cnoi_scores.csv"
+    check = next(
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    )
+    assert check.check_name == "cnoi_scores_import_valid" and check.passed
+    assert check.metadata["imported_rows"].value == 2
     adoption = table(db, "cecl_adoption").set_index("cik")
     assert adoption.loc["0000654321", ["adoption_quarter", "source"]].tolist() == [
         "2021Q1",
         "override",
     ]
     assert adoption.loc["0000123456", ["adoption_quarter", "source"]].tolist() == ["2020Q1", "rule"]
+
+
+def test_extra_csv_columns_reach_the_table_by_name_and_new_ones_are_added(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    universe = pd.DataFrame(
+        {"cik": ["0000123456"], "ticker": ["HVB"], "smaller_reporting_company": [False]}
+    )
+    csv = data / "cnoi_scores.csv"
+    csv.write_text(
+        "cik,accession,form,filing_date,CNOI,D,G,R,J,T,S,X,analyst_note\n"
+        "123456,a-1,10-K,2024-02-20,20,10,20,30,40,10,10,20,checked\n"
+    )
+    _, db = run(tmp_path, FileFilingSource(data_dir=str(data)), universe)
+    assert table(db, "cnoi_scores")["analyst_note"].tolist() == ["checked"]
+    # A later export puts a new column first and reorders the rest: values follow names.
+    csv.write_text(
+        "review_round,X,S,T,J,R,G,D,CNOI,filing_date,form,accession,cik,analyst_note\n"
+        "2,20,10,10,40,30,20,10,20,2024-02-20,10-K,a-1,123456,rechecked\n"
+        "1,0,0,0,0,0,0,0,0,2024-05-08,10-Q,a-2,123456,new\n"
+    )
+    run(tmp_path, FileFilingSource(data_dir=str(data)), universe)
+    scores = table(db, "cnoi_scores").set_index("accession")
+    assert scores.loc["a-1", ["analyst_note", "review_round", "d", "x"]].tolist() == [
+        "rechecked",
+        "2",
+        10.0,
+        20.0,
+    ]
+    assert scores.loc["a-2", "analyst_note"] == "new" and scores.loc["a-2", "cnoi"] == 0
 
 
 def test_files_source_scores_documents_and_records_failures(tmp_path):
@@ -270,7 +312,7 @@ def test_opacity_validation_asset_reads_the_panel(tmp_path):
     db = tmp_path / "w.duckdb"
     result = materialize(
         [scores_stub, panel_stub, disclosure.opacity_validation],
-        resources={"io_manager": DuckDBPandasIOManager(database=str(db))},
+        resources={"io_manager": AtomicDuckDBIOManager(database=str(db))},
     )
     out = table(db, "opacity_validation")
     assert set(out["section"]) == {"correlation", "horse_race", "incremental_f", "variance_share"}

@@ -115,3 +115,43 @@ def test_partition_rows_replaced_atomically(tmp_path, monkeypatch):
         db, day("2024-01-02", 4.0), metadata=meta, partition="2024-01-02", partitions_def=parts
     ).success
     assert _table(db)["v"].tolist() == [1.0, 3.0]
+
+
+def test_only_the_report_index_may_be_empty(tmp_path, monkeypatch):
+    """Every other asset writes rows (research assets a status row when not estimable);
+    the report's index of figures and tables is empty when nothing was published."""
+    from dagster import DagsterInstance
+
+    from acct445_assets.assets.publication import RESEARCH_INPUTS, research_report
+    from acct445_assets.definitions import defs
+
+    declared = {
+        spec.key.to_user_string()
+        for spec in defs.resolve_all_asset_specs()
+        if spec.metadata.get("may_be_empty")
+    }
+    assert declared == {"publication/research_report"}
+
+    monkeypatch.setenv("ACCT445_RESULTS_DIR", str(tmp_path / "results"))
+    db = tmp_path / "w.duckdb"
+
+    def stand_in(key):
+        @asset(key=key)
+        def _stub():
+            return pd.DataFrame({"status": ["not estimable"]})
+
+        return _stub
+
+    stubs = [stand_in(key) for key in RESEARCH_INPUTS.values()]
+    resources = {"io_manager": AtomicDuckDBIOManager(database=str(db))}
+    instance = DagsterInstance.ephemeral()
+    assert materialize(stubs, instance=instance, resources=resources).success
+    result = materialize(
+        [research_report, *stubs],
+        instance=instance,
+        resources=resources,
+        selection=[research_report.key],
+    )
+    assert result.success
+    assert _table(db, "publication.research_report").empty
+    assert (tmp_path / "results" / "report.html").exists()

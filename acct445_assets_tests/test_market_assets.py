@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import market
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets.resources.market import (
     FileFactorSource,
     FilePriceSource,
@@ -36,7 +36,7 @@ def _resources(db, factor_source, price_source):
     return {
         "factor_source": factor_source,
         "price_source": price_source,
-        "io_manager": DuckDBPandasIOManager(database=str(db)),
+        "io_manager": AtomicDuckDBIOManager(database=str(db)),
         "duckdb": DuckDBResource(database=str(db)),
     }
 

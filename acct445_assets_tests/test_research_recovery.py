@@ -9,10 +9,10 @@ import duckdb
 import numpy as np
 import pytest
 from dagster import DagsterInstance, SourceAsset, materialize
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import research
 from acct445_assets.research.portfolios import build_rebalance_universe
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets_tests.research_inputs import RESEARCH_TABLES, sample_inputs
 
 RESEARCH_ASSETS = [
@@ -56,7 +56,7 @@ def write_warehouse(db, data):
 def run_research(db, run_config=None):
     result = materialize(
         [*RESEARCH_ASSETS, *[SourceAsset(key=k) for k in INPUT_KEYS]],
-        resources={"io_manager": DuckDBPandasIOManager(database=str(db))},
+        resources={"io_manager": AtomicDuckDBIOManager(database=str(db))},
         instance=DagsterInstance.ephemeral(),
         run_config=run_config,
     )

@@ -16,11 +16,11 @@ import yaml
 from dagster import AssetIn, DagsterInstance, asset, materialize
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from acct445_assets.assets import market, warehouse
 from acct445_assets.calendar import add_trading_days, trading_days
 from acct445_assets.research.portfolios import build_rebalance_universe
+from acct445_assets.resources.io_manager import AtomicDuckDBIOManager
 from acct445_assets.resources.market import SampleFactorSource, SamplePriceSource
 from acct445_assets.settings import SettingsError, load_settings
 
@@ -74,6 +74,13 @@ def make_prices() -> pd.DataFrame:
     prices["volume"] = 1000.0
     prices["shares_outstanding"] = prices["cik"].map(SHARES)
     prices["delisted"] = (prices["cik"] == D) & (prices["date"] == pd.Timestamp(D_LAST[0]))
+    # The shared price contract's columns: no dividends or splits, so the close as traded is
+    # the adjusted close, and no source returns.
+    prices["close"] = prices["adj_close"]
+    prices["dividend"] = 0.0
+    prices["split_ratio"] = 1.0
+    prices["ret"] = np.nan
+    prices["delisting_return"] = np.nan
     return prices
 
 
@@ -441,7 +448,7 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path):
     resources = {
         "factor_source": SampleFactorSource(**cfg),
         "price_source": SamplePriceSource(**cfg),
-        "io_manager": DuckDBPandasIOManager(database=str(db)),
+        "io_manager": AtomicDuckDBIOManager(database=str(db)),
         "duckdb": DuckDBResource(database=str(db)),
         "dbt": dbt_resource(),
     }
@@ -557,3 +564,80 @@ def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_pa
     )
     assert str(theirs._cli_version) == "9.8.7"
     assert started == [[str(other), "--version"]]
+
+
+def _materialized(result) -> set[str]:
+    return {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+
+
+def test_a_failing_error_severity_dbt_test_stops_research_assets_in_that_run(
+    built, tmp_path, monkeypatch
+):
+    from acct445_assets.assets import research
+
+    monkeypatch.setenv("ACCT445_RESULTS_DIR", str(tmp_path / "results"))
+    db = tmp_path / "acct445.duckdb"
+    shutil.copy(built["db"], db)
+    resources = {
+        "io_manager": AtomicDuckDBIOManager(database=str(db)),
+        "duckdb": DuckDBResource(database=str(db)),
+        "dbt": dbt_resource(),
+    }
+    assets = [warehouse.warehouse_dbt_models, research.panel_regression_asset]
+    clean = materialize(assets, resources=resources, raise_on_error=False)
+    assert clean.success and "research/panel_regression" in _materialized(clean)
+    before = read(db, "warehouse.bank_quarter_panel", "cik, quarter")
+    # A filing listed twice: stg_cnoi's `unique` test on accession (severity error) fails.
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(
+            "insert into disclosure.cnoi_scores select * from disclosure.cnoi_scores"
+            " where accession = (select min(accession) from disclosure.cnoi_scores)"
+        )
+        conn.execute("drop table research.panel_regression")
+    result = materialize(assets, resources=resources, raise_on_error=False)
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert not checks["unique_stg_cnoi_accession"].passed
+    assert not result.success
+    assert "research/panel_regression" not in _materialized(result)
+    assert "warehouse/bank_quarter_panel" not in _materialized(result)
+    with duckdb.connect(str(db), read_only=True) as conn:
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "select table_name from duckdb_tables() where schema_name = 'research'"
+            ).fetchall()
+        }
+    assert "panel_regression" not in tables
+    pd.testing.assert_frame_equal(read(db, "warehouse.bank_quarter_panel", "cik, quarter"), before)
+
+
+def test_a_manifest_older_than_a_model_is_stale_and_reparsed_at_import(tmp_path):
+    import os
+
+    project = tmp_path / "dbt"
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "target").mkdir()
+    (project / "dbt_project.yml").write_text("name: x\n")
+    model = project / "models" / "staging" / "m.sql"
+    model.write_text("select 1")
+    manifest = project / "target" / "manifest.json"
+    assert warehouse.manifest_is_stale(project, manifest)  # missing
+    manifest.write_text("{}")
+    os.utime(model, (1_000_000, 1_000_000))
+    os.utime(project / "dbt_project.yml", (1_000_000, 1_000_000))
+    os.utime(manifest, (2_000_000, 2_000_000))
+    assert not warehouse.manifest_is_stale(project, manifest)
+    os.utime(model, (3_000_000, 3_000_000))  # a model edited after the parse
+    assert warehouse.manifest_is_stale(project, manifest)
+    # The project's own manifest is current after import: the assets are the models'.
+    assert not warehouse.manifest_is_stale(
+        warehouse.DBT_PROJECT_DIR, warehouse.warehouse_project.manifest_path
+    )

@@ -2,20 +2,32 @@
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetIn,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+from dagster_duckdb import DuckDBResource
 from scipy.stats import spearmanr
 
 from ..cnoi.adoption import adoption_table
 from ..cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..cnoi.rubric import RUBRIC_VERSION
+from ..params import section
 from ..publication.content import close_figures, cnoi_content, validation_content
 from ..publication.records import publish
 from ..research.validation import READABILITY
 from ..research.validation import opacity_validation as run_validation
 from ..resources.filings import FilingSource
+from ..sources.files.cnoi_csv import import_problems
 from .market import as_date, date_range
 
 GROUP = "disclosure"
+CNOI_TOLERANCE = float(section("disclosure").get("cnoi_tolerance", 1.0))
 DUCKDB_POOL = "duckdb_writer"
 DIMS = ["d", "g", "r", "j", "t", "s", "x"]
 VALIDATION_COLUMNS = [
@@ -222,6 +234,36 @@ def cnoi_scores(
         )
         close_figures(content)
     return Output(_dates(scores, ["filing_date", "report_date"]), metadata=meta)
+
+
+@asset_check(
+    asset=["disclosure", "cnoi_scores"],
+    description="imported scores: 0..100, CNOI = weighted dimensions, known filing dates,"
+    " unique accessions",
+    blocking=True,
+)
+def cnoi_scores_import_valid(duckdb: DuckDBResource) -> AssetCheckResult:
+    """METHODS 1 on scores read from cnoi_scores.csv; rubric scores satisfy it by construction."""
+    with duckdb.get_connection() as conn:
+        imported = conn.execute(
+            "select * from disclosure.cnoi_scores where located_by = 'imported'"
+        ).df()
+    if imported.empty:
+        return AssetCheckResult(
+            passed=True, metadata={"imported_rows": 0, "note": "scored from filings"}
+        )
+    problems = import_problems(imported, CNOI_TOLERANCE)
+    first = next((rows[0] for rows in problems.values() if rows), "none")
+    return AssetCheckResult(
+        passed=not any(problems.values()),
+        metadata={
+            "imported_rows": len(imported),
+            "tolerance": CNOI_TOLERANCE,
+            **{name: len(rows) for name, rows in problems.items()},
+            "examples": MetadataValue.json({k: v[:20] for k, v in problems.items() if v}),
+            "first": first,
+        },
+    )
 
 
 @asset(

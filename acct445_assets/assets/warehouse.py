@@ -42,11 +42,31 @@ DUCKDB_POOL = "duckdb_writer"
 WAREHOUSE_ENV = "ACCT445_WAREHOUSE"
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
+DBT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")
+
+
+def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
+    """True when the manifest is missing or older than any model, macro, test or project file.
+
+    The asset definitions (models, and dbt tests as checks) come from the manifest: one
+    parsed before a model changed describes a graph dbt no longer builds.
+    """
+    if not manifest_path.exists():
+        return True
+    built = manifest_path.stat().st_mtime
+    for name in DBT_SOURCES:
+        path = project_dir / name
+        files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file())
+        if any(f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
 warehouse_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 warehouse_project.prepare_if_dev()
-if not warehouse_project.manifest_path.exists():
-    # `make install` and the Docker build prepare the manifest; a bare checkout parses here
-    # rather than failing at import.
+if manifest_is_stale(DBT_PROJECT_DIR, warehouse_project.manifest_path):
+    # `make install` and the Docker build prepare the manifest; a bare checkout, or one where
+    # a model changed since, parses here rather than loading a graph that is not the models'.
     warehouse_project.preparer.prepare(warehouse_project)
 
 

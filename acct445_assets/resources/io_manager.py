@@ -78,7 +78,8 @@ class AtomicPandasTypeHandler(DuckDBPandasTypeHandler):
                 f" its previous contents (declare metadata {{'{MAY_BE_EMPTY}': True}} on an"
                 " asset that may legitimately be empty)"
             )
-        duplicated = obj.columns[obj.columns.duplicated()].tolist()
+        folded = pd.Index([str(c).lower() for c in obj.columns])
+        duplicated = obj.columns[folded.duplicated(keep=False)].tolist()
         if duplicated:
             raise ValueError(f"{target}: output has duplicate column(s) {duplicated}")
         connection.execute("begin transaction")
@@ -105,8 +106,10 @@ class AtomicPandasTypeHandler(DuckDBPandasTypeHandler):
                 row[0]: row[1]
                 for row in connection.execute("describe select * from acct445_output").fetchall()
             }
+            # DuckDB resolves column names case-insensitively.
+            known = {str(c).lower() for c in existing}
             for name in obj.columns:
-                if name not in existing:
+                if str(name).lower() not in known:
                     connection.execute(
                         f"alter table {target} add column {_quote(name)} {types[name]}"
                     )

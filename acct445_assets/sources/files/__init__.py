@@ -33,6 +33,7 @@ from .documents import LocalDocumentReader
 from .prices import (
     PriceFileError,
     apply_shares,
+    parse_dates,
     read_cik_tickers,
     read_price_file,
     read_shares_file,
@@ -283,12 +284,9 @@ class FileFilings:
         if bad_cik.any():
             i = index.index[bad_cik][0]
             raise ValueError(f"{path}: line {i + 2}, column cik: not a CIK {index.at[i, 'cik']!r}")
-        dates = pd.to_datetime(index["filing_date"], errors="coerce", format="mixed")
-        if dates.isna().any():
-            i = index.index[dates.isna()][0]
-            raise ValueError(
-                f"{path}: line {i + 2}, column filing_date: cannot parse date {index.at[i, 'filing_date']!r}"
-            )
+        # Same date rule as the price files and cnoi_scores.csv: day-first is never guessed.
+        dates = parse_dates(index["filing_date"], str(path), "filing_date", csv=True)
+        dates.index = index.index
         dup = index["accession"].duplicated()
         if dup.any():
             i = index.index[dup][0]

@@ -2,7 +2,10 @@
 
 Required: `cik, accession, form, filing_date, CNOI, D, G, R, J, T, S, X`; optional:
 `issuer, penalty_reasons, heading_selected_title, heading_selected_score`; any other
-column is kept. `score` may duplicate `CNOI`. Errors name the file, the CSV line and
+column is kept by name (as `csv_<name>` where `disclosure.cnoi_scores` has a column of
+that name, e.g. `status`). `score` may duplicate `CNOI`. Filing dates follow the price files' rule
+(`prices.parse_dates`: ISO 8601, offsets converted to the exchange date, YYYYMMDD, and
+d/m/y or m/d/y only when the file proves which). Errors name the file, the CSV line and
 the column.
 """
 
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ...cnoi.rubric import RUBRIC_VERSION
+from .prices import PriceFileError, parse_dates
 
 SCORE_COLS = ["CNOI", "D", "G", "R", "J", "T", "S", "X"]
 REQUIRED = ["cik", "accession", "form", "filing_date", *SCORE_COLS]
@@ -27,6 +31,25 @@ class CnoiCsvError(ValueError):
 def _line(idx: int) -> int:
     # CSV line number: line 1 is the header.
     return int(idx) + 2
+
+
+def _dates(raw: pd.DataFrame, column: str, source: str) -> pd.Series:
+    try:
+        dates = parse_dates(raw[column], source, column, csv=True)
+    except PriceFileError as exc:
+        raise CnoiCsvError(str(exc)) from exc
+    dates.index = raw.index
+    return dates
+
+
+def _optional_dates(raw: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """Blank stays missing; a value follows the same rule as `filing_date`."""
+    if column not in raw.columns:
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    text = raw[column].fillna("").astype(str).str.strip()
+    # An ISO placeholder keeps row numbers in errors and adds no evidence about d/m order.
+    dates = _dates(raw.assign(**{column: text.replace("", "1900-01-01")}), column, source)
+    return dates.where(text != "")
 
 
 def read_cnoi_csv(path: str | Path) -> pd.DataFrame:
@@ -44,6 +67,13 @@ def read_cnoi_csv(path: str | Path) -> pd.DataFrame:
 def validate_cnoi_frame(raw: pd.DataFrame, *, source: str = "<frame>") -> pd.DataFrame:
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
+    # DuckDB column names ignore case: `Note` and `note` would collide in the table.
+    folded = pd.Series([c.lower() for c in raw.columns])
+    clash = sorted({c for c, f in zip(raw.columns, folded, strict=True) if (folded == f).sum() > 1})
+    if clash:
+        raise CnoiCsvError(
+            f"{source}: columns {', '.join(clash)} differ only in case (column names must be unique)"
+        )
     # Case-insensitive match of the layout's column names; other columns keep their names.
     canonical = {c.lower(): c for c in REQUIRED + OPTIONAL + ["score"]}
     rename = {c: canonical[c.lower()] for c in raw.columns if c.lower() in canonical}
@@ -79,12 +109,7 @@ def validate_cnoi_frame(raw: pd.DataFrame, *, source: str = "<frame>") -> pd.Dat
             f"{source}: column accession: duplicate accession {first!r} on lines {', '.join(map(str, lines))}"
         )
 
-    dates = pd.to_datetime(raw["filing_date"].str.strip(), errors="coerce", format="mixed")
-    if dates.isna().any():
-        idx = raw.index[dates.isna()][0]
-        raise CnoiCsvError(
-            f"{source}: line {_line(idx)}, column filing_date: cannot parse date {raw.at[idx, 'filing_date']!r}"
-        )
+    dates = _dates(raw, "filing_date", source)
 
     scores = {}
     numeric_cols = SCORE_COLS + [c for c in ("score", "heading_selected_score") if c in raw.columns]
@@ -121,9 +146,7 @@ def validate_cnoi_frame(raw: pd.DataFrame, *, source: str = "<frame>") -> pd.Dat
             "accession": acc,
             "form": raw["form"].str.strip(),
             "filing_date": dates.dt.normalize(),
-            "report_date": pd.to_datetime(raw["report_date"], errors="coerce")
-            if "report_date" in raw.columns
-            else pd.NaT,
+            "report_date": _optional_dates(raw, "report_date", source),
             "cnoi": scores["CNOI"],
         }
     )
@@ -144,7 +167,75 @@ def validate_cnoi_frame(raw: pd.DataFrame, *, source: str = "<frame>") -> pd.Dat
     out["status"] = "ok"
     out["reason"] = None
     handled = set(REQUIRED + OPTIONAL + ["score", "ticker", "report_date", "rubric_version"])
+    taken = {c.lower() for c in out.columns}
     for col in raw.columns:
-        if col not in handled and col not in out.columns:
-            out[col] = raw[col]
+        if col in handled:
+            continue
+        # The table's own `status`, `reason`, ... mean this pipeline's; the file's keep a prefix.
+        name = f"csv_{col}" if col.lower() in taken else col
+        out[name] = raw[col]
     return out.reset_index(drop=True)
+
+
+WEIGHTS = {"d": 0.2, "g": 0.2, "r": 0.2, "j": 0.1, "t": 0.1, "s": 0.1, "x": 0.1}
+# Electronic filing on EDGAR began in 1993; an earlier filing date is a misread date.
+FIRST_FILING_DATE = pd.Timestamp("1993-01-01")
+
+
+def import_problems(
+    scores: pd.DataFrame, tolerance: float, today: pd.Timestamp | None = None
+) -> dict[str, list[str]]:
+    """Rows of an imported `disclosure.cnoi_scores` table that should not reach research.
+
+    METHODS 1: every score lies in 0..100 and CNOI = 0.2 D + 0.2 G + 0.2 R + 0.1 (J + T +
+    S + X); ``tolerance`` (index points) allows for scores rounded in the file. Filing
+    dates must be known (present, from 1993 to ``today``) and not before the report date;
+    accessions unique. Each problem lists `accession: detail` strings, first rows first.
+    """
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today)
+    frame = scores.reset_index(drop=True)
+    ok = frame["status"].eq("ok") if "status" in frame.columns else pd.Series(True, frame.index)
+    values = frame[["cnoi", *WEIGHTS]].apply(pd.to_numeric, errors="coerce")
+    acc = frame["accession"].astype(str)
+    problems: dict[str, list[str]] = {}
+
+    outside = ok & (values.isna() | (values < 0) | (values > 100)).any(axis=1)
+    problems["scores_outside_0_100"] = [
+        f"{acc[i]}: "
+        + ", ".join(
+            f"{c}={values.at[i, c]}" for c in values.columns if not 0 <= values.at[i, c] <= 100
+        )
+        for i in frame.index[outside]
+    ]
+    weighted = sum(w * values[d] for d, w in WEIGHTS.items())
+    gap = (values["cnoi"] - weighted).abs()
+    inconsistent = ok & ~outside & (gap > tolerance)
+    problems["cnoi_not_weighted_dimensions"] = [
+        f"{acc[i]}: cnoi {values.at[i, 'cnoi']:g} vs weighted dimensions {weighted[i]:.3f}"
+        for i in frame.index[inconsistent]
+    ]
+    filed = pd.to_datetime(frame["filing_date"], errors="coerce")
+    reported = (
+        pd.to_datetime(frame["report_date"], errors="coerce")
+        if "report_date" in frame.columns
+        else pd.Series(pd.NaT, index=frame.index)
+    )
+    unknown = filed.isna() | (filed < FIRST_FILING_DATE) | (filed > today)
+    early = ~unknown & reported.notna() & (reported > filed)
+    problems["unknown_filing_dates"] = [
+        f"{acc[i]}: filing_date "
+        + (str(filed[i].date()) if pd.notna(filed[i]) else repr(frame.at[i, "filing_date"]))
+        + (
+            f" is before report_date {reported[i].date()}"
+            if early[i]
+            else " is missing"
+            if pd.isna(filed[i])
+            else f" is outside {FIRST_FILING_DATE.date()}..{today.date()}"
+        )
+        for i in frame.index[unknown | early]
+    ]
+    dup = acc.duplicated(keep=False)
+    problems["duplicate_accessions"] = [
+        f"{a}: {n} rows" for a, n in acc[dup].value_counts(sort=False).items()
+    ]
+    return problems
