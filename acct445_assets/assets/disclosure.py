@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from scipy.stats import spearmanr
 
 from ..cnoi.adoption import adoption_table
+from ..cnoi.latent import cnoi_latent_fit
 from ..cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..cnoi.rubric import RUBRIC_VERSION
 from ..publication.content import close_figures, cnoi_content, validation_content
@@ -211,6 +212,9 @@ def cnoi_scores(
             slope, intercept = np.polyfit(lat[keep], per_bank[keep], 1)
             meta["cnoi_on_latent_slope"] = float(slope)
             meta["cnoi_on_latent_intercept"] = float(intercept)
+    path = filing_source.latent_opacity_path()
+    if path is not None and ok.any():
+        meta.update(cnoi_latent_fit(scores[ok], path))
     if ok.any():
         content = cnoi_content(scores)
         meta["results"] = MetadataValue.json(
