@@ -21,7 +21,9 @@ def cnoi_latent_fit(scores: pd.DataFrame, path: pd.DataFrame) -> dict:
 
     Returns
     -------
-    dict with ``filings_matched``; ``cnoi_on_latent_slope_by_filing`` (pooled OLS slope);
+    dict with ``filings_matched``; ``cnoi_on_latent_slope_by_filing`` and its reverse
+    ``latent_on_cnoi_slope_by_filing`` (pooled OLS slopes; the reverse one with
+    ``latent_on_cnoi_intercept_by_filing``);
     ``within_bank_corr`` and ``within_bank_cnoi_on_latent_slope`` (both on bank-demeaned
     values); ``within_bank_latent_on_cnoi_slope`` (the reverse slope: a regression of
     returns on CNOI with bank effects estimates the per-latent-point premium times it).
@@ -47,6 +49,9 @@ def cnoi_latent_fit(scores: pd.DataFrame, path: pd.DataFrame) -> dict:
         "filings_matched": int(len(frame)),
         "cnoi_on_latent_slope_by_filing": float(np.polyfit(frame["latent"], frame["cnoi"], 1)[0]),
     }
+    slope, intercept = np.polyfit(frame["cnoi"], frame["latent"], 1)
+    out["latent_on_cnoi_slope_by_filing"] = float(slope)
+    out["latent_on_cnoi_intercept_by_filing"] = float(intercept)
     if var_latent > 0 and var_cnoi > 0:
         out["within_bank_corr"] = float(cov / np.sqrt(var_latent * var_cnoi))
         out["within_bank_cnoi_on_latent_slope"] = cov / var_latent
