@@ -3,7 +3,8 @@
 Stand-ins for the dbt models (same column contracts as docs/architecture.md) so the
 estimators can be tested before, and independently of, the SQL pipeline. The CNOI
 stand-in is the quarter's latent opacity plus small noise, filed 40 days after each
-quarter end.
+quarter end; ``cnoi="scored"`` scores the universe's generated 10-K/10-Q documents
+instead, as the disclosure assets do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from acct445_assets.calendar import add_trading_days
+from acct445_assets.cnoi.latent import cnoi_latent_fit
+from acct445_assets.cnoi.pipeline import score_filings
+from acct445_assets.sources.sample.filings import generate_filings
 from acct445_assets.sources.sample.universe import SampleConfig, generate_universe
 
 # The tables of the `research` schema, one per research asset.
@@ -73,6 +77,24 @@ def stand_in_cnoi(banks: pd.DataFrame, noise_sd: float, seed: int, lag_days: int
     return cnoi
 
 
+def scored_cnoi(universe, start: str = "2018-01-01", lag_days: int = 2):
+    """CNOI scored from the universe's generated filings (notes following its opacity
+    path), with ``known_date``; and how that CNOI tracks the path (``cnoi_latent_fit``)."""
+    filings = generate_filings(
+        universe.banks,
+        seed=universe.config.seed,
+        start=start,
+        end=universe.config.end,
+        opacity_path=universe.opacity_path,
+    )
+    _, scores = score_filings(filings)
+    scores = scores[scores["status"] == "ok"].reset_index(drop=True)
+    fit = cnoi_latent_fit(scores, universe.opacity_path)
+    cnoi = scores[["cik", "ticker", "accession", "form", "filing_date", "report_date", "cnoi"]]
+    cnoi = cnoi.assign(known_date=add_trading_days(cnoi["filing_date"], lag_days))
+    return cnoi, fit
+
+
 def quarter_panel(returns: pd.DataFrame, cnoi: pd.DataFrame, adoption: pd.Series) -> pd.DataFrame:
     frame = returns.dropna(subset=["ret"]).copy()
     frame["quarter"] = pd.to_datetime(frame["date"]).dt.to_period("Q")
@@ -116,10 +138,16 @@ def latent_opacity_path(universe) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def sample_inputs(n_banks: int = 60, seed: int = 445, noise_sd: float = 2.0) -> dict:
+def sample_inputs(
+    n_banks: int = 60, seed: int = 445, noise_sd: float = 2.0, cnoi: str = "stand_in"
+) -> dict:
     universe = generate_universe(SampleConfig(seed=seed, n_banks=n_banks))
     returns = returns_from_prices(universe.prices)
-    cnoi = stand_in_cnoi(universe.banks, noise_sd, seed, path=latent_opacity_path(universe))
+    fit = None
+    if cnoi == "scored":
+        cnoi, fit = scored_cnoi(universe)
+    else:
+        cnoi = stand_in_cnoi(universe.banks, noise_sd, seed, path=latent_opacity_path(universe))
     adoption = universe.banks.set_index("cik")["adoption_quarter"]
     factors_daily = (universe.factors_daily / 100.0).reset_index()
     factors_monthly = (universe.factors_monthly / 100.0).reset_index()
@@ -133,4 +161,5 @@ def sample_inputs(n_banks: int = 60, seed: int = 445, noise_sd: float = 2.0) -> 
         "panel": quarter_panel(returns, cnoi, adoption),
         "adoption": adoption.rename_axis("cik").reset_index(),
         "truth": universe.truth,
+        "cnoi_fit": fit,
     }

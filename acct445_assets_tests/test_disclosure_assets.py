@@ -84,6 +84,10 @@ def test_sample_source_scores_generated_filings(tmp_path):
     assert meta["filings_scored"] == len(scores)
     assert "located_by_fallback" in meta and "| cnoi |" in meta["score_distribution"]
     assert meta["spearman_bank_cnoi_vs_latent_opacity"] > 0.6
+    # The notes follow each bank's opacity path, so CNOI moves within banks with it.
+    assert meta["filings_matched"] == len(scores)
+    assert meta["within_bank_corr"] > 0.6
+    assert 0.4 < meta["within_bank_cnoi_on_latent_slope"] < 1.3
     adoption = table(db, "cecl_adoption").set_index("cik")
     truth = banks.set_index("cik")["adoption_quarter"]
     assert (adoption["adoption_quarter"] == truth.reindex(adoption.index)).all()

@@ -210,11 +210,103 @@ def test_opacity_premium_recovered_with_bank_fixed_effects(materialized):
     assert np.mean([np.std(v) for v in path.values()]) > 5  # opacity really moves
 
 
+def cnoi_unit_truths(truth: dict, fit: dict | None) -> dict:
+    """The planted effects per CNOI point, which the estimators measure.
+
+    The premium and the SVB slope are planted per point of latent opacity. A regression
+    on a CNOI that tracks latent opacity with error estimates the planted slope times
+    the slope of latent opacity on CNOI (within banks when bank effects are in the model,
+    pooled otherwise), and the SVB level at CNOI 50 is that of the latent opacity expected
+    at CNOI 50. With ``fit`` None (the stand-in CNOI, latent opacity plus small noise)
+    every truth is its per-latent-point value.
+    """
+    fit = fit or {}
+    pooled = fit.get("latent_on_cnoi_slope_by_filing", 1.0)
+    within = fit.get("within_bank_latent_on_cnoi_slope", 1.0)
+    latent_at_50 = fit.get("latent_on_cnoi_intercept_by_filing", 0.0) + pooled * 50.0
+    by_day = truth["svb_bank_factor_ar_by_day"]
+    return {
+        "premium_quarterly_fe": truth["opacity_premium_quarterly_per_point"] * within,
+        "premium_quarterly_pooled": truth["opacity_premium_quarterly_per_point"] * pooled,
+        "premium_daily_pooled": truth["opacity_premium_daily_per_point"] * pooled,
+        "svb_per_point": truth["svb_car_per_point"] * pooled,
+        "svb_at_50": truth["svb_car_mean_at_50"]
+        + truth["svb_car_per_point"] * (latent_at_50 - 50.0)
+        + sum(by_day[d] for d in (-1, 0, 1)),
+    }
+
+
+@pytest.fixture(scope="module")
+def scored_panel(tmp_path_factory, results_in_tmp):
+    # CNOI scored from the generated 10-K/10-Q notes (which follow each bank's opacity
+    # path), not the stand-in: the pipeline's own CNOI must let bank effects see the premium.
+    db = tmp_path_factory.mktemp("scored") / "study.duckdb"
+    data = sample_inputs(cnoi="scored")
+    write_warehouse(db, data)
+    result = materialize(
+        [research.panel_regression_asset, SourceAsset(key=["warehouse", "bank_quarter_panel"])],
+        resources={"io_manager": DuckDBPandasIOManager(database=str(db))},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    with duckdb.connect(str(db), read_only=True) as con:
+        panel = con.execute("select * from research.panel_regression").df()
+    return data, panel
+
+
+def test_premium_recovered_on_cnoi_scored_from_documents(scored_panel):
+    data, panel = scored_panel
+    fit = data["cnoi_fit"]
+    assert fit["within_bank_corr"] > 0.7  # the notes move with the path
+    planted = cnoi_unit_truths(data["truth"], fit)
+    rows = panel.query("term == 'cnoi'").set_index("estimator")
+    fe = rows.loc["fixed_effects_driscoll_kraay"]
+    assert fe["ci_low"] < planted["premium_quarterly_fe"] < fe["ci_high"]
+    assert fe["ci_low"] > 0
+    fm = rows.loc["fama_macbeth"]
+    assert fm["ci_low"] < planted["premium_quarterly_pooled"] < fm["ci_high"]
+    from acct445_assets.research.event_study import event_study, returns_from_prices
+
+    svb = (
+        event_study(
+            data["returns"],
+            ["2023-03-10"],
+            market=returns_from_prices(data["benchmarks"], "SPY"),
+            cnoi=data["cnoi"],
+            window=(-1, 1),
+            n_permutations=50,
+        )
+        .cnoi_regression.set_index("term")
+        .loc["cnoi_slope"]
+    )
+    assert svb["ci_low"] < planted["svb_per_point"] < svb["ci_high"]
+
+
+def test_cnoi_unit_truths_are_the_latent_truths_for_the_stand_in():
+    truth = sample_inputs()["truth"]
+    planted = cnoi_unit_truths(truth, None)
+    assert planted["premium_quarterly_fe"] == truth["opacity_premium_quarterly_per_point"]
+    fit = {
+        "latent_on_cnoi_slope_by_filing": 1.1,
+        "latent_on_cnoi_intercept_by_filing": 10.0,
+        "within_bank_latent_on_cnoi_slope": 0.9,
+    }
+    scored = cnoi_unit_truths(truth, fit)
+    assert scored["premium_quarterly_fe"] == pytest.approx(
+        0.9 * truth["opacity_premium_quarterly_per_point"]
+    )
+    # CNOI 50 is latent 65 here: 15 points of planted slope on top of the level at 50.
+    assert scored["svb_at_50"] - planted["svb_at_50"] == pytest.approx(
+        15 * truth["svb_car_per_point"]
+    )
+
+
 def recovery_rows(data, tables) -> list[dict]:
     """Each planted effect with its estimate and 95% CI (the docs/recovery.md table)."""
     from acct445_assets.research.event_study import event_study, returns_from_prices
 
     truth = data["truth"]
+    planted = cnoi_unit_truths(truth, data.get("cnoi_fit"))
     rows = []
 
     def add(effect, estimator, estimate, low, high, planted):
@@ -230,9 +322,13 @@ def recovery_rows(data, tables) -> list[dict]:
         )
 
     panel = tables["panel_regression"].query("term == 'cnoi'").set_index("estimator")
-    for estimator, label in (
-        ("fixed_effects_driscoll_kraay", "bank + quarter FE, Driscoll-Kraay"),
-        ("fama_macbeth", "Fama-MacBeth, Newey-West"),
+    for estimator, label, key in (
+        (
+            "fixed_effects_driscoll_kraay",
+            "bank + quarter FE, Driscoll-Kraay",
+            "premium_quarterly_fe",
+        ),
+        ("fama_macbeth", "Fama-MacBeth, Newey-West", "premium_quarterly_pooled"),
     ):
         row = panel.loc[estimator]
         add(
@@ -241,7 +337,7 @@ def recovery_rows(data, tables) -> list[dict]:
             row["coef"],
             row["ci_low"],
             row["ci_high"],
-            truth["opacity_premium_quarterly_per_point"],
+            planted[key],
         )
     alpha = (
         tables["factor_alphas"]
@@ -264,7 +360,7 @@ def recovery_rows(data, tables) -> list[dict]:
         alpha["alpha"] / gap,
         low,
         high,
-        truth["opacity_premium_daily_per_point"],
+        planted["premium_daily_pooled"],
     )
     res = event_study(
         data["returns"],
@@ -279,14 +375,13 @@ def recovery_rows(data, tables) -> list[dict]:
         "SVB CAR[-1,+1] per CNOI point",
         "CAR on CNOI, HC3",
         *reg.loc["cnoi_slope", ["coef", "ci_low", "ci_high"]],
-        truth["svb_car_per_point"],
+        planted["svb_per_point"],
     )
-    by_day = truth["svb_bank_factor_ar_by_day"]
     add(
         "SVB CAR[-1,+1] at CNOI 50 (planted shock + unspanned bank factor)",
         "CAR on CNOI, HC3",
         *reg.loc["car_at_cnoi_50", ["coef", "ci_low", "ci_high"]],
-        truth["svb_car_mean_at_50"] + sum(by_day[d] for d in (-1, 0, 1)),
+        planted["svb_at_50"],
     )
     est = tables["did_estimates"].query("kind == 'estimate'").set_index(["outcome", "estimator"])
     for outcome, effect, planted in (

@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from scipy.stats import spearmanr
 
 from ..cnoi.adoption import adoption_table
+from ..cnoi.latent import cnoi_latent_fit
 from ..cnoi.pipeline import NOTE_COLUMNS, SCORE_COLUMNS, extract_notes, score_notes
 from ..cnoi.rubric import RUBRIC_VERSION
 from ..params import section
@@ -223,6 +224,9 @@ def cnoi_scores(
             slope, intercept = np.polyfit(lat[keep], per_bank[keep], 1)
             meta["cnoi_on_latent_slope"] = float(slope)
             meta["cnoi_on_latent_intercept"] = float(intercept)
+    path = filing_source.latent_opacity_path()
+    if path is not None and ok.any():
+        meta.update(cnoi_latent_fit(scores[ok], path))
     if ok.any():
         content = cnoi_content(scores)
         meta["results"] = MetadataValue.json(

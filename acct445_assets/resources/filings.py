@@ -58,6 +58,9 @@ class FilingSource(ConfigurableResource):
     def latent_opacity(self) -> pd.Series | None:
         return self.source().latent_opacity()
 
+    def latent_opacity_path(self) -> pd.DataFrame | None:
+        return self.source().latent_opacity_path()
+
 
 class SampleFilingSource(FilingSource, SampleConfig):
     filings_start: str = "2020-01-01"

@@ -137,6 +137,10 @@ class FilingReader(Protocol):
 
     def latent_opacity(self) -> pd.Series | None: ...
 
+    def latent_opacity_path(self) -> pd.DataFrame | None:
+        """Planted opacity by quarter (rows) and bank (columns, cik); sample sources only."""
+        ...
+
 
 def finish_factors(frame: pd.DataFrame) -> pd.DataFrame:
     for col in FACTOR_COLUMNS:

@@ -266,6 +266,9 @@ class FileFilings:
     def latent_opacity(self) -> None:
         return None
 
+    def latent_opacity_path(self) -> None:
+        return None
+
     def _index(self) -> pd.DataFrame:
         folder = self._dir / "filings"
         path = folder / "index.csv"

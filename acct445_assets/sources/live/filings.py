@@ -173,3 +173,6 @@ class EdgarFilings:
 
     def latent_opacity(self) -> None:
         return None
+
+    def latent_opacity_path(self) -> None:
+        return None

@@ -22,7 +22,12 @@ from ..base import (
     finish_filings,
 )
 from .filings import SampleDocumentReader, filing_schedule
-from .store import load_sample_banks, load_sample_universe, write_truth
+from .store import (
+    load_sample_banks,
+    load_sample_opacity_path,
+    load_sample_universe,
+    write_truth,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class SampleSpec:
 
     def banks(self) -> pd.DataFrame:
         return load_sample_banks(self.seed, self.n_banks, self.start, self.end)
+
+    def opacity_path(self) -> pd.DataFrame:
+        return load_sample_opacity_path(self.seed, self.n_banks, self.start, self.end)
 
     def metadata(self) -> dict:
         return {
@@ -89,6 +97,7 @@ def _document_reader(
         start=filings_start,
         end=filings_end,
         target_bytes=target_bytes,
+        opacity_path=spec.opacity_path(),
     )
 
 
@@ -131,3 +140,7 @@ class SampleFilings:
 
     def latent_opacity(self) -> pd.Series:
         return self.spec.banks().set_index("cik")["latent_opacity"].astype(float)
+
+    def latent_opacity_path(self) -> pd.DataFrame:
+        """Latent opacity by quarter (rows) and bank (columns, cik), which the notes follow."""
+        return self.spec.opacity_path()

@@ -1,7 +1,7 @@
 """Synthetic 10-K/10-Q primary documents for the sample universe.
 
-Each bank's CECL note varies with its latent opacity in exactly the ways rubric cnoi-1
-measures: required items and segments drop out, tables thin out, lose their numbers or
+Each bank's CECL note varies with its latent opacity in the filing's report quarter (the
+universe's opacity path) in exactly the ways rubric cnoi-1 measures: required items and segments drop out, tables thin out, lose their numbers or
 become images, prose gets longer and more polysyllabic, cross-references multiply, the
 wording churns from quarter to quarter and the note moves away from the statements.
 Documents use the markup of real EDGAR filings (inline XBRL, nested and layout tables,
@@ -141,19 +141,24 @@ def _sentence(template: str) -> _Sentence:
 
 
 class _BankStyle:
-    """Persistent per-bank choices; per-filing variation is drawn around them."""
+    """Persistent per-bank choices; per-filing variation is drawn around them.
+
+    The note's features follow the bank's latent opacity in the filing's report quarter
+    (``set_opacity``) through fixed per-bank jitters, so a bank's note changes when its
+    opacity does and only then.
+    """
 
     def __init__(self, bank: pd.Series, seed: int):
         self.rng = np.random.default_rng([seed, int(bank["cik"])])
         rng = self.rng
-        self.opacity = float(np.clip((float(bank["latent_opacity"]) - 15.0) / 70.0, 0.0, 1.0))
-        o = self.opacity
-        self.missing = {k: o + rng.normal(0, THRESHOLD_JITTER) > t for k, t in THRESHOLDS.items()}
-        self.complex_share = float(np.clip(o + rng.normal(0, 0.04), 0, 1))
-        self.churn = float(np.clip(0.02 + 0.75 * o + rng.normal(0, 0.03), 0, 0.95))
-        self.n_cross_refs = int(np.clip(round(o * 5.5 + rng.normal(0, 0.4)), 0, 5))
-        self.n_boiler = int(np.clip(round(o * 4 + rng.normal(0, 0.4)), 0, 4))
-        self.n_before = int(np.clip(round(o * 11 + rng.normal(0, 0.6)), 0, len(FILLER_NOTES) - 2))
+        # Jitters in the order the features were once drawn, so a bank at a constant
+        # opacity gets the very documents it got when opacity was constant per bank.
+        self.threshold_jitter = {k: rng.normal(0, THRESHOLD_JITTER) for k in THRESHOLDS}
+        self.complex_jitter = rng.normal(0, 0.04)
+        self.churn_jitter = rng.normal(0, 0.03)
+        self.cross_ref_jitter = rng.normal(0, 0.4)
+        self.boiler_jitter = rng.normal(0, 0.4)
+        self.before_jitter = rng.normal(0, 0.6)
         self.legacy_markup = bool(rng.random() < 0.25)
         self.nested_tables = bool(rng.random() < 0.4)
         self.dash = str(rng.choice(["-", "–", "—"]))
@@ -162,14 +167,30 @@ class _BankStyle:
         self.loans_total = float(bank["shares_outstanding"]) / 1000.0 * rng.uniform(15, 35)
         self.seg_weights = rng.dirichlet(np.ones(len(SEGMENTS)) * 3)
         self.acl_rate = rng.uniform(0.009, 0.016)
-        w = self.seg_weights
-        self.note_weights = np.array([w[:4].sum(), w[4]]) if self.missing["few_segments"] else w
         self.name = str(bank["name"])
         self.cik = str(bank["cik"]).zfill(10)
         self.base_choice: dict[str, list[int]] = {}
         self.prev_choice: dict[str, list[int]] = {}
         self.complex_choice: dict[str, bool] = {}
         self.rendered: dict[str, tuple[list[int], str, str]] = {}
+        self.opacity = float("nan")
+        self.set_opacity(float(bank["latent_opacity"]))
+
+    def set_opacity(self, latent: float) -> None:
+        """The note features of a filing whose report quarter has this latent opacity (0..100)."""
+        o = min(max((latent - 15.0) / 70.0, 0.0), 1.0)
+        if o == self.opacity:
+            return
+        self.opacity = o
+        jit = self.threshold_jitter
+        self.missing = {k: o + jit[k] > t for k, t in THRESHOLDS.items()}
+        self.complex_share = min(max(o + self.complex_jitter, 0.0), 1.0)
+        self.churn = min(max(0.02 + 0.75 * o + self.churn_jitter, 0.0), 0.95)
+        self.n_cross_refs = min(max(round(o * 5.5 + self.cross_ref_jitter), 0), 5)
+        self.n_boiler = min(max(round(o * 4 + self.boiler_jitter), 0), 4)
+        self.n_before = min(max(round(o * 11 + self.before_jitter), 0), len(FILLER_NOTES) - 2)
+        w = self.seg_weights
+        self.note_weights = np.array([w[:4].sum(), w[4]]) if self.missing["few_segments"] else w
 
     def register(self, key: str) -> bool:
         """Complex or plain wording of a sentence: kept from last quarter unless it churns."""
@@ -780,20 +801,73 @@ def filing_schedule(
     )
 
 
+def _quarter_ordinals(dates) -> np.ndarray:
+    """Calendar-quarter ordinals of dates (``pd.Period(.., "Q").ordinal``), in numpy."""
+    months = np.asarray(dates, dtype="datetime64[M]").astype(np.int64)
+    return months // 3
+
+
+class OpacityPath:
+    """Latent opacity by quarter and bank (the universe's truth path), looked up in numpy.
+
+    ``path`` has quarters (a quarterly ``PeriodIndex``, consecutive) as rows and CIKs as
+    columns, as ``universe.latent_opacity_path`` makes it.
+    """
+
+    def __init__(self, path: pd.DataFrame):
+        quarters = pd.PeriodIndex(path.index, freq="Q")
+        self.first = int(quarters[0].ordinal)
+        if not (np.diff(quarters.asi8) == 1).all():
+            raise ValueError("latent opacity path: quarters must be consecutive")
+        self.span = f"{quarters[0]}..{quarters[-1]}"
+        self.values = path.to_numpy(dtype=float)
+        self.column = {str(c).zfill(10): j for j, c in enumerate(path.columns)}
+
+    def of(self, cik: str, report_dates) -> np.ndarray:
+        """The bank's latent opacity in the quarter of each report date."""
+        rows = _quarter_ordinals(report_dates) - self.first
+        j = self.column.get(cik)
+        if j is None:
+            raise ValueError(f"latent opacity path has no bank with CIK {cik}")
+        outside = (rows < 0) | (rows >= len(self.values))
+        if outside.any():
+            raise ValueError(
+                f"latent opacity path covers {self.span}; CIK {cik} has a filing reporting "
+                f"{pd.Timestamp(np.asarray(report_dates)[outside][0]).to_period('Q')}"
+            )
+        return self.values[rows, j]
+
+
 def bank_documents(
-    bank: pd.Series, filings: pd.DataFrame, *, seed: int, target_bytes: int | None = None
+    bank: pd.Series,
+    filings: pd.DataFrame,
+    *,
+    seed: int,
+    target_bytes: int | None = None,
+    opacity: np.ndarray | None = None,
 ) -> list[str]:
     """Primary documents of one bank's scheduled filings (its rows of ``filing_schedule``).
 
     A bank's wording churns from one filing to the next, so its documents are generated
     together, in filing order; the result is the same however the banks are batched.
+    ``opacity`` is the bank's latent opacity in each filing's report quarter; without it
+    every note is written at the bank's level ``latent_opacity``.
     """
     style = _BankStyle(bank, seed)
     adoption = pd.Period(str(bank["adoption_quarter"]), freq="Q").start_time
-    return [
-        _document(style, form, pd.Timestamp(report), adoption, target_bytes)
-        for form, report in zip(filings["form"], filings["report_date"], strict=True)
-    ]
+    level = float(bank["latent_opacity"])
+    per_filing = [level] * len(filings) if opacity is None else opacity.tolist()
+    docs = []
+    for form, report, latent in zip(
+        filings["form"], filings["report_date"], per_filing, strict=True
+    ):
+        style.set_opacity(latent)
+        docs.append(_document(style, form, pd.Timestamp(report), adoption, target_bytes))
+    return docs
+
+
+def _bank_opacity(path: OpacityPath | None, cik: str, rows: pd.DataFrame) -> np.ndarray | None:
+    return None if path is None else path.of(cik, rows["report_date"].to_numpy())
 
 
 def generate_filings(
@@ -803,17 +877,29 @@ def generate_filings(
     start="2020-01-01",
     end="2025-12-31",
     target_bytes: int | None = None,
+    opacity_path: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Generated primary documents: `cik, ticker, accession, form, filing_date, report_date, document`.
 
     Deterministic for a seed. `target_bytes` pads every document to about that size with
     realistic schedules (for throughput benchmarks); by default documents are tens of KB.
+    `opacity_path` (quarters x CIKs, the universe's ``opacity_path``) makes each note follow
+    its bank's opacity in the report quarter; without it notes stay at each bank's level.
     """
     schedule = filing_schedule(banks, seed=seed, start=start, end=end)
     by_cik = {str(b["cik"]).zfill(10): b for _, b in banks.iterrows()}
+    path = None if opacity_path is None else OpacityPath(opacity_path)
     docs: list[str] = []
     for cik, rows in schedule.groupby("cik", sort=False):
-        docs.extend(bank_documents(by_cik[cik], rows, seed=seed, target_bytes=target_bytes))
+        docs.extend(
+            bank_documents(
+                by_cik[cik],
+                rows,
+                seed=seed,
+                target_bytes=target_bytes,
+                opacity=_bank_opacity(path, cik, rows),
+            )
+        )
     return schedule.assign(document=docs)
 
 
@@ -825,11 +911,14 @@ class SampleDocumentReader:
     current bank's documents are kept. Picklable, so extraction workers can each hold one.
     """
 
-    def __init__(self, banks: pd.DataFrame, *, seed: int, start, end, target_bytes=None):
+    def __init__(
+        self, banks: pd.DataFrame, *, seed: int, start, end, target_bytes=None, opacity_path=None
+    ):
         self.banks = banks.assign(cik=banks["cik"].astype(str).str.zfill(10)).set_index(
             "cik", drop=False
         )
         self.seed, self.start, self.end, self.target_bytes = seed, start, end, target_bytes
+        self.opacity_path = None if opacity_path is None else OpacityPath(opacity_path)
         self._cik: str | None = None
         self._docs: dict[str, str] = {}
 
@@ -844,7 +933,11 @@ class SampleDocumentReader:
             bank = self.banks.loc[[cik]]
             rows = filing_schedule(bank, seed=self.seed, start=self.start, end=self.end)
             docs = bank_documents(
-                bank.iloc[0], rows, seed=self.seed, target_bytes=self.target_bytes
+                bank.iloc[0],
+                rows,
+                seed=self.seed,
+                target_bytes=self.target_bytes,
+                opacity=_bank_opacity(self.opacity_path, cik, rows),
             )
             self._cik, self._docs = cik, dict(zip(rows["accession"], docs, strict=True))
         try:

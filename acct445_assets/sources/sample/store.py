@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .universe import SampleConfig, SampleUniverse, generate_sample_banks, generate_universe
+from .universe import (
+    SampleConfig,
+    SampleUniverse,
+    generate_sample_banks,
+    generate_universe,
+    latent_opacity_path,
+)
 
 
 @lru_cache(maxsize=2)
@@ -20,6 +26,13 @@ def load_sample_universe(seed: int, n_banks: int, start: str, end: str) -> Sampl
 def load_sample_banks(seed: int, n_banks: int, start: str, end: str) -> pd.DataFrame:
     """The sample's banks alone: the filing source must not make every price to get them."""
     return generate_sample_banks(SampleConfig(seed=seed, n_banks=n_banks, start=start, end=end))
+
+
+@lru_cache(maxsize=2)
+def load_sample_opacity_path(seed: int, n_banks: int, start: str, end: str) -> pd.DataFrame:
+    """The sample's latent opacity by quarter and bank, which its filings follow."""
+    cfg = SampleConfig(seed=seed, n_banks=n_banks, start=start, end=end)
+    return latent_opacity_path(cfg, load_sample_banks(seed, n_banks, start, end))
 
 
 def write_truth(universe: SampleUniverse, sample_dir: Path) -> Path:

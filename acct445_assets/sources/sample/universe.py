@@ -111,6 +111,8 @@ class SampleUniverse:
     benchmarks: pd.DataFrame
     panel: PricePanel
     truth: dict = field(default_factory=dict)
+    # Latent opacity by quarter (rows) and bank (columns, cik): what the filings follow.
+    opacity_path: pd.DataFrame | None = None
 
     @property
     def prices(self) -> pd.DataFrame:
@@ -327,6 +329,11 @@ def generate_sample_banks(cfg: SampleConfig = SampleConfig()) -> pd.DataFrame:
     return generate_banks(cfg, dates, rng)
 
 
+def generate_sample_opacity_path(cfg: SampleConfig = SampleConfig()) -> pd.DataFrame:
+    """``latent_opacity_path`` of ``generate_universe(cfg)`` without generating any prices."""
+    return latent_opacity_path(cfg, generate_sample_banks(cfg))
+
+
 def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
     rng = np.random.default_rng(cfg.seed)
     dates = trading_days(cfg.start, cfg.end)
@@ -455,6 +462,7 @@ def generate_universe(cfg: SampleConfig = SampleConfig()) -> SampleUniverse:
         benchmarks=benchmarks,
         panel=panel,
         truth=truth,
+        opacity_path=path,
     )
 
 
