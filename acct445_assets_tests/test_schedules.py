@@ -152,7 +152,7 @@ def test_daily_job_targets_bank_prices_and_the_warehouse_and_automation_the_rest
     from dagster import AssetKey
 
     from acct445_assets.definitions import defs
-    from acct445_assets.ops.automation import QUARTERLY_GROUPS
+    from acct445_assets.ops.automation import QUARTERLY_ASSETS, QUARTERLY_GROUPS
 
     job = defs.resolve_job_def("daily_bank_prices")
     selected = set(job.asset_layer.executable_asset_keys)
@@ -165,8 +165,13 @@ def test_daily_job_targets_bank_prices_and_the_warehouse_and_automation_the_rest
             if child not in downstream and graph.get(child).is_executable:
                 downstream.add(child)
                 frontier.append(child)
-    quarterly = {key for key in downstream if graph.get(key).group_name in QUARTERLY_GROUPS}
-    assert quarterly and AssetKey(["research", "did_estimates"]) in quarterly
+    quarterly = {
+        key
+        for key in downstream
+        if graph.get(key).group_name in QUARTERLY_GROUPS or tuple(key.path) in QUARTERLY_ASSETS
+    }
+    assert AssetKey(["research", "did_estimates"]) in quarterly
+    assert AssetKey(["disclosure", "opacity_validation"]) in quarterly
     assert selected == downstream - quarterly
     assert AssetKey(["warehouse", "stg_bank_returns"]) in selected
     assert job.partitions_def is not None

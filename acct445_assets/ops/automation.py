@@ -1,7 +1,7 @@
 """Declarative automation of the quarterly study: research and publication off the daily job.
 
 The daily job (``schedules.daily_bank_prices_job``) writes the new session and rebuilds the
-warehouse. The research estimates and the report are quarterly by design (CNOI sorts on
+warehouse. The research estimates, the opacity validation and the report are quarterly by design (CNOI sorts on
 quarterly filings, the DiD and panel on bank-quarters, a fixed SVB event window), so they
 are not re-estimated every evening: this sensor requests them once a quarter, after the
 first daily run of the new quarter has updated every input they read
@@ -18,14 +18,17 @@ from dagster import (
     DefaultSensorStatus,
 )
 
-from .schedules import DAILY_EXCLUDED_GROUPS, EXECUTION_TIMEZONE
+from .schedules import DAILY_EXCLUDED_ASSETS, DAILY_EXCLUDED_GROUPS, EXECUTION_TIMEZONE
 
 # 06:00 New York on the first calendar day of each quarter; the estimates then wait for the
 # quarter's last session to reach the warehouse.
 QUARTERLY_CRON = "0 6 1 1,4,7,10 *"
 QUARTERLY_GROUPS = DAILY_EXCLUDED_GROUPS
+QUARTERLY_ASSETS = DAILY_EXCLUDED_ASSETS
 quarterly_condition = AutomationCondition.on_cron(QUARTERLY_CRON, EXECUTION_TIMEZONE)
-quarterly_selection = AssetSelection.groups(*QUARTERLY_GROUPS)
+quarterly_selection = AssetSelection.groups(*QUARTERLY_GROUPS) | AssetSelection.assets(
+    *(list(key) for key in QUARTERLY_ASSETS)
+)
 
 quarterly_research_sensor = AutomationConditionSensorDefinition(
     "quarterly_research",

@@ -38,8 +38,9 @@ CATCH_UP_TRADING_DAYS = 5
 # How far back the schedule looks for its own earlier runs (more than any plausible outage).
 HISTORY_RUNS = 50
 
-# Quarterly by design; ops.automation runs them (kept in step with its QUARTERLY_GROUPS).
+# Quarterly by design (they read bank-quarters or quarterly sorts); ops.automation runs them.
 DAILY_EXCLUDED_GROUPS = ("research", "publication")
+DAILY_EXCLUDED_ASSETS = (("disclosure", "opacity_validation"),)
 
 SCHEDULE_NAME_TAG = "dagster/schedule_name"
 RUN_KEY_TAG = "dagster/run_key"
@@ -47,7 +48,8 @@ RUN_KEY_TAG = "dagster/run_key"
 daily_bank_prices_job = define_asset_job(
     name="daily_bank_prices",
     selection=AssetSelection.assets(["raw", "bank_prices"]).downstream()
-    - AssetSelection.groups(*DAILY_EXCLUDED_GROUPS),
+    - AssetSelection.groups(*DAILY_EXCLUDED_GROUPS)
+    - AssetSelection.assets(*(list(key) for key in DAILY_EXCLUDED_ASSETS)),
     partitions_def=trading_day_partitions,
     description="One NYSE session of bank prices and the warehouse built from them.",
     # Transient failures (a price feed timing out) are retried per step; a crashed run worker
