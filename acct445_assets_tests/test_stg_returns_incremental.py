@@ -127,3 +127,58 @@ def test_delisting_day_from_the_table_compounds_the_source_delisting_return(tmp_
     assert row["cik"].tolist() == [D]
     # close 10.0*1.1 on the delisting day, 10.89*1.1 the session before; source dlret -0.2.
     assert row["ret"].iloc[0] == pytest.approx((10.0 / 10.89) * 0.8 - 1, rel=1e-12)
+
+
+def _context(instance, tags):
+    import logging
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        instance=instance, run=SimpleNamespace(tags=tags), log=logging.getLogger("test")
+    )
+
+
+def test_the_asset_rebuilds_from_the_run_partition_and_fully_when_a_var_changed(tmp_path):
+    from dagster import AssetMaterialization, DagsterInstance, MetadataValue
+
+    db = tmp_path / "acct445.duckdb"
+    instance = DagsterInstance.ephemeral()
+    tags = {"dagster/partition": "2025-12-31"}
+    # No warehouse yet: a full build.
+    assert warehouse.build_args(_context(instance, tags), str(db), VARS, False)[0] == [
+        "build",
+        "--full-refresh",
+    ]
+    write_inputs(db, _cnoi(), contract_prices())
+    with duckdb_connect(db) as conn:
+        conn.execute("create schema warehouse")
+        conn.execute("create table warehouse.stg_bank_returns as select 1 as x")
+    args, run_vars = warehouse.build_args(_context(instance, tags), str(db), VARS, False)
+    assert args == ["build"] and run_vars == {**VARS, "returns_from": "2025-12-31"}
+    ranged = {"dagster/asset_partition_range_start": "2025-01-02"}
+    assert warehouse.build_args(_context(instance, ranged), str(db), VARS, False)[1][
+        "returns_from"
+    ] == ("2025-01-02")
+    assert warehouse.build_args(_context(instance, tags), str(db), VARS, True)[0][-1] == (
+        "--full-refresh"
+    )
+
+    def built_with(dbt_vars):
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                ["warehouse", "stg_bank_returns"],
+                metadata={"dbt_vars": MetadataValue.json(dbt_vars)},
+            )
+        )
+
+    built_with(VARS)
+    assert warehouse.build_args(_context(instance, tags), str(db), VARS, False)[0] == ["build"]
+    built_with({**VARS, "delisting_return": -0.5})
+    args, run_vars = warehouse.build_args(_context(instance, tags), str(db), VARS, False)
+    assert args == ["build", "--full-refresh"] and "returns_from" not in run_vars
+
+
+def duckdb_connect(db):
+    import duckdb
+
+    return duckdb.connect(str(db))
