@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from .assets import ASSET_MODULES
+from .ops.automation import sensors
 from .ops.instance_tuning import relax_sqlite_commits
 from .ops.schedules import jobs, schedules
 from .resources import build_resources
@@ -30,6 +31,7 @@ defs = Definitions(
     resources=build_resources(settings),
     jobs=jobs,
     schedules=schedules,
+    sensors=sensors,
     # One embedded DuckDB file takes one writer at a time, and a subprocess per step costs
     # a full re-import; steps of a run therefore share one process.
     executor=in_process_executor,

@@ -148,25 +148,48 @@ def test_naive_tick_time_is_rejected():
         session_of_tick(dt.datetime(2026, 7, 2, 18))
 
 
-def test_daily_job_targets_bank_prices_and_everything_downstream():
+def test_daily_job_targets_bank_prices_and_the_warehouse_and_automation_the_rest():
     from dagster import AssetKey
 
     from acct445_assets.definitions import defs
+    from acct445_assets.ops.automation import QUARTERLY_ASSETS, QUARTERLY_GROUPS
 
     job = defs.resolve_job_def("daily_bank_prices")
     selected = set(job.asset_layer.executable_asset_keys)
     graph = defs.resolve_asset_graph()
-    expected = {AssetKey(["raw", "bank_prices"])}
-    frontier = list(expected)
+    downstream = {AssetKey(["raw", "bank_prices"])}
+    frontier = list(downstream)
     while frontier:
         key = frontier.pop()
         for child in graph.get(key).child_keys:
-            if child not in expected and graph.get(child).is_executable:
-                expected.add(child)
+            if child not in downstream and graph.get(child).is_executable:
+                downstream.add(child)
                 frontier.append(child)
-    assert selected == expected
+    quarterly = {
+        key
+        for key in downstream
+        if graph.get(key).group_name in QUARTERLY_GROUPS or tuple(key.path) in QUARTERLY_ASSETS
+    }
+    assert AssetKey(["research", "did_estimates"]) in quarterly
+    assert AssetKey(["disclosure", "opacity_validation"]) in quarterly
+    assert selected == downstream - quarterly
+    assert AssetKey(["warehouse", "stg_bank_returns"]) in selected
     assert job.partitions_def is not None
     assert {s.name for s in defs.schedules} >= {"daily_bank_prices_schedule"}
+    # Every asset the daily job leaves out is requested by the running automation sensor.
+    sensor = defs.resolve_sensor_def("quarterly_research")
+    assert sensor.default_status.value == "RUNNING"
+    targeted = sensor.asset_selection.resolve(graph)
+    assert quarterly <= targeted
+
+
+def test_quarterly_condition_is_a_new_york_cron_on_quarter_starts():
+    from acct445_assets.ops.automation import QUARTERLY_CRON, quarterly_condition
+
+    assert QUARTERLY_CRON.split()[2:4] == ["1", "1,4,7,10"]
+    assert "America/New_York" in quarterly_condition.get_label() or any(
+        "America/New_York" in str(c) for c in quarterly_condition.children
+    )
 
 
 def test_local_and_deployment_instances_share_the_run_policy():

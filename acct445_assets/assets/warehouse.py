@@ -90,6 +90,8 @@ class WarehouseConfig(Config):
     max_signal_age: int = _DEFAULTS["max_signal_age"]
     delisting_return: float = _DEFAULTS["delisting_return"]
     rebalance: str = _DEFAULTS["rebalance"]
+    # Rebuild the incremental stg_bank_returns from scratch (it also does when a var changed).
+    full_refresh: bool = False
 
     def dbt_vars(self) -> dict[str, Any]:
         if self.rebalance not in ("quarterly", "monthly"):
@@ -166,6 +168,46 @@ def _row_counts(database: str) -> dict[str, int]:
         }
 
 
+INCREMENTAL_MODEL = "stg_bank_returns"
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+
+
+def _earliest_session_of_run(tags: Mapping[str, str]) -> str | None:
+    """The first ``bank_prices`` session a run (re)wrote: from here on returns are rebuilt."""
+    for tag in (PARTITION_TAG, RANGE_START_TAG):
+        value = tags.get(tag)
+        if value:
+            return value
+    return None
+
+
+def build_args(
+    context: AssetExecutionContext,
+    database: str,
+    dbt_vars: Mapping[str, Any],
+    full_refresh: bool,
+) -> tuple[list[str], dict[str, Any]]:
+    """``dbt build`` arguments: incremental, except a full refresh when asked or when the vars
+    the table was built with differ (a new delisting_return changes every delisting day)."""
+    previous = context.instance.get_latest_materialization_event(
+        AssetKey([SCHEMA, INCREMENTAL_MODEL])
+    )
+    built_with = (
+        previous.asset_materialization.metadata.get("dbt_vars") if previous is not None else None
+    )
+    if built_with is not None and built_with.value != dict(dbt_vars):
+        context.log.info(f"dbt vars changed since the last build ({built_with.value}): full refresh")
+        full_refresh = True
+    if full_refresh or not Path(database).exists() or INCREMENTAL_MODEL not in _row_counts(database):
+        return ["build", "--full-refresh"], dict(dbt_vars)
+    run_vars = dict(dbt_vars)
+    first = _earliest_session_of_run(context.run.tags)
+    if first is not None:
+        run_vars["returns_from"] = first
+    return ["build"], run_vars
+
+
 @dbt_assets(
     manifest=warehouse_project.manifest_path,
     project=warehouse_project,
@@ -180,8 +222,9 @@ def warehouse_dbt_models(
     config: WarehouseConfig,
 ):
     dbt_vars = config.dbt_vars()
+    args, run_vars = build_args(context, duckdb.database, dbt_vars, config.full_refresh)
     invocation = run_dbt(
-        dbt, duckdb.database, ["build"], dbt_vars, context=context, raise_on_error=False
+        dbt, duckdb.database, args, run_vars, context=context, raise_on_error=False
     )
     # Row counts are read after dbt exits: DuckDB lets one process hold the file for writing.
     events = list(invocation.stream())

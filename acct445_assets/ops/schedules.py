@@ -1,4 +1,7 @@
-"""The daily run: that day's `bank_prices` partition and everything downstream, at 18:00 New York.
+"""The daily run: that day's `bank_prices` partition and the warehouse, at 18:00 New York.
+
+The quarterly research and publication assets downstream are not in the daily job: the
+automation sensor of ``ops.automation`` requests them once a quarter.
 
 The daemon only ever evaluates the latest missed tick of a schedule like this one (its
 `max_catchup_runs` applies to partition-set schedules only), so the catch-up of days missed
@@ -35,13 +38,19 @@ CATCH_UP_TRADING_DAYS = 5
 # How far back the schedule looks for its own earlier runs (more than any plausible outage).
 HISTORY_RUNS = 50
 
+# Quarterly by design (they read bank-quarters or quarterly sorts); ops.automation runs them.
+DAILY_EXCLUDED_GROUPS = ("research", "publication")
+DAILY_EXCLUDED_ASSETS = (("disclosure", "opacity_validation"),)
+
 SCHEDULE_NAME_TAG = "dagster/schedule_name"
 RUN_KEY_TAG = "dagster/run_key"
 
 daily_bank_prices_job = define_asset_job(
     name="daily_bank_prices",
-    selection=AssetSelection.assets(["raw", "bank_prices"]).downstream(),
-    description="One NYSE session of bank prices and everything computed from them.",
+    selection=AssetSelection.assets(["raw", "bank_prices"]).downstream()
+    - AssetSelection.groups(*DAILY_EXCLUDED_GROUPS)
+    - AssetSelection.assets(*(list(key) for key in DAILY_EXCLUDED_ASSETS)),
+    description="One NYSE session of bank prices and the warehouse built from them.",
     # Transient failures (a price feed timing out) are retried per step; a crashed run worker
     # is retried by the instance's run_retries.
     op_retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL),

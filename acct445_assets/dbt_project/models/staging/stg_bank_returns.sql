@@ -7,6 +7,18 @@
 --   with no separate delisting return).
 --   market_value = unadjusted close x shares outstanding known at the date; NULL when either
 --   is missing (never the back-adjusted close, never a later shares value).
+--
+-- Incremental: a run rebuilds only the sessions after the last one in the table, and every
+-- session from var returns_from on when it is set (a re-ingested partition); each bank's
+-- previous row before the rebuilt sessions comes from the table by an as-of join. A full
+-- refresh runs the same query with no earlier rows, so both paths give the same rows.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='date') }}
+
+{%- set returns_from = var('returns_from', none) -%}
+{%- if returns_from and not modules.re.fullmatch('\d{4}-\d{2}-\d{2}', returns_from | string) -%}
+    {{ exceptions.raise_compiler_error("var returns_from=" ~ returns_from ~ " must be a YYYY-MM-DD date") }}
+{%- endif %}
+
 with prices as (
     select
         cast(date as date) as date,
@@ -22,6 +34,45 @@ with prices as (
         coalesce(delisted, false) as delisted
     from {{ source('raw', 'bank_prices') }}
     where cik is not null and adj_close is not null
+    {%- if is_incremental() %}
+        and (
+            cast(date as date) > (select coalesce(max(date), date '0001-01-01') from {{ this }})
+            {%- if returns_from %} or cast(date as date) >= date '{{ returns_from }}'{% endif %}
+        )
+    {%- endif %}
+),
+
+-- Each bank's last row before the rebuilt sessions (none on a full refresh).
+earlier as (
+    {%- if is_incremental() %}
+    select cik, date, close, adj_close
+    from {{ this }}
+    where date < (select min(date) from prices)
+    {%- else %}
+    select cast(null as varchar) as cik, cast(null as date) as date,
+        cast(null as double) as close, cast(null as double) as adj_close
+    where false
+    {%- endif %}
+),
+
+with_earlier as (
+    select
+        p.*,
+        e.close as earlier_close,
+        e.adj_close as earlier_adj_close
+    from prices as p
+    asof left join earlier as e on p.cik = e.cik and p.date > e.date
+),
+
+with_previous as (
+    select
+        *,
+        case when row_number() over w = 1 then earlier_close else lag(close) over w end
+            as prev_close,
+        case when row_number() over w = 1 then earlier_adj_close else lag(adj_close) over w end
+            as prev_adj_close
+    from with_earlier
+    window w as (partition by cik order by date)
 ),
 
 price_returns as (
@@ -30,13 +81,12 @@ price_returns as (
         coalesce(
             source_ret,
             case
-                when close is not null and lag(close) over w is not null
-                    then (close * split_ratio + dividend) / lag(close) over w - 1
+                when close is not null and prev_close is not null
+                    then (close * split_ratio + dividend) / prev_close - 1
             end,
-            adj_close / lag(adj_close) over w - 1
+            adj_close / prev_adj_close - 1
         ) as price_ret
-    from prices
-    window w as (partition by cik order by date)
+    from with_previous
 )
 
 select
