@@ -11,10 +11,13 @@ updated since it). Runs it starts queue behind the daily run (one run at a time)
 
 from __future__ import annotations
 
+import warnings
+
 from dagster import (
     AssetSelection,
     AutomationCondition,
     AutomationConditionSensorDefinition,
+    BetaWarning,
     DefaultSensorStatus,
 )
 
@@ -30,14 +33,21 @@ quarterly_selection = AssetSelection.groups(*QUARTERLY_GROUPS) | AssetSelection.
     *(list(key) for key in QUARTERLY_ASSETS)
 )
 
-quarterly_research_sensor = AutomationConditionSensorDefinition(
-    "quarterly_research",
-    target=quarterly_selection,
-    default_condition=quarterly_condition,
-    default_status=DefaultSensorStatus.RUNNING,
-    # default_condition is evaluated in the code location (the assets keep their decorators).
-    use_user_code_server=True,
-    description="Research estimates and the report once a quarter, when their inputs moved.",
-)
+with warnings.catch_warnings():
+    # Dagster's notice that these two parameters are beta: nothing a user can act on.
+    warnings.filterwarnings(
+        "ignore",
+        message="Parameter `(use_user_code_server|default_condition)`",
+        category=BetaWarning,
+    )
+    quarterly_research_sensor = AutomationConditionSensorDefinition(
+        "quarterly_research",
+        target=quarterly_selection,
+        default_condition=quarterly_condition,
+        default_status=DefaultSensorStatus.RUNNING,
+        # default_condition is evaluated in the code location (the assets keep their decorators).
+        use_user_code_server=True,
+        description="Research estimates and the report once a quarter, when their inputs moved.",
+    )
 
 sensors = [quarterly_research_sensor]
