@@ -245,7 +245,7 @@ def scored_panel(tmp_path_factory, results_in_tmp):
     write_warehouse(db, data)
     result = materialize(
         [research.panel_regression_asset, SourceAsset(key=["warehouse", "bank_quarter_panel"])],
-        resources={"io_manager": DuckDBPandasIOManager(database=str(db))},
+        resources={"io_manager": AtomicDuckDBIOManager(database=str(db))},
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success

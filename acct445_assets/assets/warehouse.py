@@ -197,9 +197,15 @@ def build_args(
         previous.asset_materialization.metadata.get("dbt_vars") if previous is not None else None
     )
     if built_with is not None and built_with.value != dict(dbt_vars):
-        context.log.info(f"dbt vars changed since the last build ({built_with.value}): full refresh")
+        context.log.info(
+            f"dbt vars changed since the last build ({built_with.value}): full refresh"
+        )
         full_refresh = True
-    if full_refresh or not Path(database).exists() or INCREMENTAL_MODEL not in _row_counts(database):
+    if (
+        full_refresh
+        or not Path(database).exists()
+        or INCREMENTAL_MODEL not in _row_counts(database)
+    ):
         return ["build", "--full-refresh"], dict(dbt_vars)
     run_vars = dict(dbt_vars)
     first = _earliest_session_of_run(context.run.tags)
