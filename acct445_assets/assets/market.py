@@ -148,43 +148,34 @@ def _factor_asset(factor_source: FactorSource, frequency: str, key: list[str]):
 _VINTAGE_SPEC = "every factor file is of one CRSP vintage"
 
 
-@asset(
-    key=["raw", "ff_factors_daily"],
-    group_name=GROUP,
-    pool=DUCKDB_POOL,
-    kinds={"python"},
-    check_specs=[
-        AssetCheckSpec(
-            "one_vintage",
-            asset=["raw", "ff_factors_daily"],
-            blocking=True,
-            description=_VINTAGE_SPEC,
-        )
-    ],
-)
-def ff_factors_daily(factor_source: FactorSource):
-    """Fama-French 5 factors (2x3) plus momentum, daily, in percent, over the study period."""
-    yield from _factor_asset(factor_source, "daily", ["raw", "ff_factors_daily"])
+def _factor_table(frequency: str, description: str):
+    """The raw factor table of one frequency; daily and monthly differ only in the file read."""
+    key = ["raw", f"ff_factors_{frequency}"]
+
+    @asset(
+        key=key,
+        description=description,
+        group_name=GROUP,
+        pool=DUCKDB_POOL,
+        kinds={"python"},
+        check_specs=[
+            AssetCheckSpec("one_vintage", asset=key, blocking=True, description=_VINTAGE_SPEC)
+        ],
+    )
+    def factor_table(factor_source: FactorSource):
+        yield from _factor_asset(factor_source, frequency, key)
+
+    return factor_table
 
 
-@asset(
-    key=["raw", "ff_factors_monthly"],
-    group_name=GROUP,
-    pool=DUCKDB_POOL,
-    kinds={"python"},
-    check_specs=[
-        AssetCheckSpec(
-            "one_vintage",
-            asset=["raw", "ff_factors_monthly"],
-            blocking=True,
-            description=_VINTAGE_SPEC,
-        )
-    ],
+ff_factors_daily = _factor_table(
+    "daily", "Fama-French 5 factors (2x3) plus momentum, daily, in percent, over the study period."
 )
-def ff_factors_monthly(factor_source: FactorSource):
-    """Fama-French 5 factors (2x3) plus momentum, monthly (dated at month end), in percent,
-    from Ken French's monthly files (compounded from daily only when none is given)."""
-    yield from _factor_asset(factor_source, "monthly", ["raw", "ff_factors_monthly"])
+ff_factors_monthly = _factor_table(
+    "monthly",
+    "Fama-French 5 factors (2x3) plus momentum, monthly (dated at month end), in percent, "
+    "from Ken French's monthly files (compounded from daily only when none is given).",
+)
 
 
 @asset(key=["raw", "benchmark_prices"], group_name=GROUP, pool=DUCKDB_POOL, kinds={"python"})
