@@ -231,3 +231,60 @@ def test_alphas_on_too_few_periods_are_not_estimable():
         res.daily_returns, period, data["factors_daily"], ["capm"], min_obs_margin=5
     ).query("frequency == 'quarterly'")
     assert (relaxed["status"] == "ok").all() and relaxed["alpha_t"].notna().all()
+
+
+def test_banks_sharing_a_span_fit_through_one_design_and_match_statsmodels(monkeypatch):
+    """Many banks listed throughout, a cohort listing on the same later day (both at least
+    SHARED_SPAN_MIN: one design each), a few late listers with spans of their own (the
+    masked batch) and a bank with a gap (its own rows): every fit equals statsmodels."""
+    from acct445_assets.research import alphas
+
+    rng = np.random.default_rng(12)
+    dates = pd.bdate_range("2021-01-01", periods=400, name="date")
+    factors = pd.DataFrame(
+        rng.normal(0, 0.01, (len(dates), 6)),
+        index=dates,
+        columns=["mkt_rf", "smb", "hml", "rmw", "cma", "mom"],
+    )
+    n_full, n_cohort = alphas.SHARED_SPAN_MIN + 2, alphas.SHARED_SPAN_MIN
+    names = (
+        [f"full{i}" for i in range(n_full)]
+        + [f"cohort{i}" for i in range(n_cohort)]
+        + ["late1", "late2", "late3", "gap"]
+    )
+    returns = pd.DataFrame(
+        factors[["mkt_rf", "smb", "hml"]].to_numpy() @ rng.normal(0.8, 0.3, (3, len(names)))
+        + rng.normal(0.0002, 0.015, (len(dates), len(names))),
+        index=dates,
+        columns=names,
+    )
+    returns.iloc[0] = np.nan  # every bank's first return is missing, as in the warehouse
+    returns.iloc[:120, n_full : n_full + n_cohort] = np.nan
+    for j, start in zip(range(n_full + n_cohort, n_full + n_cohort + 3), (50, 61, 77), strict=True):
+        returns.iloc[:start, j] = np.nan
+    returns.iloc[200:210, -1] = np.nan
+    shared_calls = []
+    real_ols_hac = alphas.ols_hac
+
+    def spy(X, Y, lags=None, small_sample=False, columns=None, **kw):
+        if columns is not None:
+            shared_calls.append(len(columns))
+        return real_ols_hac(X, Y, lags, small_sample, columns=columns, **kw)
+
+    monkeypatch.setattr(alphas, "ols_hac", spy)
+    got = regress_on_models(returns, factors, models=["capm", "ff5_mom"])
+    assert sorted(shared_calls) == sorted([n_full, n_cohort] * 2)
+    assert (got["status"] == "ok").all() and len(got) == 2 * len(names)
+    for row in got.itertuples():
+        cols = list(alphas.model_factors(row.model))
+        frame = pd.concat([returns[row.portfolio].rename("y"), factors[cols]], axis=1).dropna()
+        lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
+        ref = sm.OLS(frame["y"], sm.add_constant(frame[cols])).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags}
+        )
+        assert row.alpha == pytest.approx(ref.params["const"], rel=1e-9)
+        assert row.alpha_t == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        assert row.beta_mkt_rf == pytest.approx(ref.params["mkt_rf"], rel=1e-9)
+        assert row.t_mkt_rf == pytest.approx(ref.tvalues["mkt_rf"], rel=1e-8)
+        assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
+        assert row.n == len(frame)

@@ -150,3 +150,37 @@ def test_compound_factors_builds_period_returns_from_daily():
     total = (1 + feb["mkt_rf"] + feb["rf"]).prod() - 1
     assert out.loc["2021-02-26", "mkt_rf"] == pytest.approx(total - ((1 + feb["rf"]).prod() - 1))
     assert list(out.index) == list(ends[1:])
+
+
+def test_ols_hac_on_chosen_columns_in_small_blocks_matches_statsmodels():
+    """``columns`` picks (and orders) the series; blocks smaller than the count change nothing."""
+    rng = np.random.default_rng(4)
+    n, m = 300, 23
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 2)) * 0.01])
+    Y = X @ rng.normal(0.5, 0.4, (3, m)) + np.column_stack([_ar1(rng, n) for _ in range(m)])
+    Y[:, 5] = np.nan  # not among the chosen columns, so it must not matter
+    chosen = np.array([17, 2, 3, 11, 0, 22, 8, 9, 4])
+    res = ols_hac(X, Y, lags=4, columns=chosen, block=4)
+    for i, j in enumerate(chosen):
+        ref = sm.OLS(Y[:, j], X).fit(cov_type="HAC", cov_kwds={"maxlags": 4})
+        np.testing.assert_allclose(res.params[:, i], ref.params, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(res.bse[:, i], ref.bse, rtol=1e-9)
+        assert res.rsquared[i] == pytest.approx(ref.rsquared, rel=1e-10)
+    with pytest.raises(ValueError, match="finite"):
+        ols_hac(X, Y, lags=4, columns=[1, 5])
+
+
+def test_estimators_run_blas_on_one_thread_and_restore_it():
+    from threadpoolctl import threadpool_info
+
+    from acct445_assets.research.stats import one_blas_thread
+
+    def blas_threads():
+        return {
+            i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"
+        }
+
+    before = blas_threads()
+    inside = one_blas_thread(blas_threads)()
+    assert inside and set(inside.values()) == {1}
+    assert blas_threads() == before

@@ -29,9 +29,11 @@ from .factor_models import (
     model_factors,
 )
 from .portfolios import SPREAD
-from .stats import contiguous_columns, ols_hac, ols_hac_masked, periods_per_year
+from .stats import contiguous_columns, ols_hac, ols_hac_masked, one_blas_thread, periods_per_year
 
 ALL_FACTORS = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
+# Columns sharing a span below this many are cheaper in the masked batch than in a design of their own.
+SHARED_SPAN_MIN = 8
 
 
 def excess_returns(
@@ -45,6 +47,7 @@ def excess_returns(
     return out
 
 
+@one_blas_thread
 def regress_on_models(
     returns: pd.DataFrame,
     factors: pd.DataFrame,
@@ -57,18 +60,24 @@ def regress_on_models(
 
     ``returns`` and ``factors`` are indexed by the same dates. Returns one row per
     (portfolio, model) with alpha per period, annualised alpha, t, p, betas, R^2, N.
-    Each column uses its own non-missing dates. Columns observed over one unbroken span
-    (the usual case: a firm lists, trades, delists) are fitted all at once; columns with
-    gaps are fitted per missing-value pattern on their own rows, as statsmodels would.
+    Each column uses its own non-missing dates (see ``_fit_columns`` for how columns
+    are batched).
     """
     per_year = periods_per_year(frequency)
+    on_factor_dates = returns.index.isin(factors.index)
+    dates = returns.index[on_factor_dates]
+    # A view of the frame's block, not a copy: at 5,000 banks a copy per model cost more
+    # than the regressions.
+    values = returns.to_numpy(dtype=float)
+    if not on_factor_dates.all():
+        values = values[on_factor_dates]
+    observed = np.isfinite(values)
+    aligned = factors.reindex(dates)
     blocks = []
     for model in models:
         cols = list(model_factors(model))
-        joined = returns.join(factors[cols], how="inner")
-        factor_ok = joined[cols].notna().all(axis=1).to_numpy()
-        values = joined[returns.columns].to_numpy(dtype=float)
-        finite = np.isfinite(values) & factor_ok[:, None]
+        factor_ok = aligned[cols].notna().all(axis=1).to_numpy()
+        finite = observed if factor_ok.all() else observed & factor_ok[:, None]
         nobs = finite.sum(axis=0)
         n_params = len(cols) + 1
         estimable = nobs >= n_params + min_obs_margin
@@ -89,26 +98,11 @@ def regress_on_models(
                     }
                 )
             )
-        X = design_matrix(joined[cols].fillna(0.0), model)
-        spans = estimable & contiguous_columns(finite)
-        fits = []
-        if spans.any():
-            members = np.flatnonzero(spans)
-            fits.append(
-                (members, ols_hac_masked(X, values[:, members], finite[:, members], nw_lags))
-            )
-        patterns: dict[bytes, list[int]] = {}
-        for j in np.flatnonzero(estimable & ~spans):
-            patterns.setdefault(finite[:, j].tobytes(), []).append(int(j))
-        for members in patterns.values():
-            mask = finite[:, members[0]]
-            # Columns first: values[mask] would copy every column once per pattern.
-            fit = ols_hac(X[mask], values[:, members][mask], lags=nw_lags)
-            fits.append((np.asarray(members), fit))
-        for members, fit in fits:
-            blocks.append(
-                _fit_rows(returns.columns, joined.index, finite, members, fit, model, cols)
-            )
+        X = design_matrix(aligned[cols].fillna(0.0), model)
+        blocks.extend(
+            _fit_rows(returns.columns, dates, finite, members, fit, model, cols)
+            for members, fit in _fit_columns(X, values, finite, estimable, nw_lags)
+        )
     if not blocks:
         return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
     out = pd.concat(blocks, ignore_index=True)
@@ -122,6 +116,48 @@ def regress_on_models(
         {m: i for i, m in enumerate(models)}
     )
     return out.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _fit_columns(X, values, finite, estimable, nw_lags):
+    """(columns, fit) pairs covering every estimable column of ``values``.
+
+    Columns observed over the same unbroken span (most banks: listed throughout) share
+    one design and go through ``ols_hac`` on that span; the other one-span columns are
+    fitted together by ``ols_hac_masked``; columns with gaps, per missing-value pattern,
+    as statsmodels would on their own rows.
+    """
+    spans = estimable & contiguous_columns(finite)
+    first = finite.argmax(axis=0)
+    last = len(finite) - 1 - finite[::-1].argmax(axis=0)
+    members = np.flatnonzero(spans)
+    span_codes, span_of = np.unique(
+        np.column_stack([first[members], last[members]]), axis=0, return_inverse=True
+    )
+    span_of = span_of.ravel()
+    sizes = np.bincount(span_of, minlength=len(span_codes))
+    fits = []
+    for code in np.flatnonzero(sizes >= SHARED_SPAN_MIN):
+        begin, end = span_codes[code]
+        group = members[span_of == code]
+        fits.append(
+            (group, ols_hac(X[begin : end + 1], values[begin : end + 1], nw_lags, columns=group))
+        )
+    scattered = members[sizes[span_of] < SHARED_SPAN_MIN]
+    if len(scattered):
+        fits.append(
+            (
+                scattered,
+                ols_hac_masked(X, values[:, scattered], finite[:, scattered], nw_lags),
+            )
+        )
+    patterns: dict[bytes, list[int]] = {}
+    for j in np.flatnonzero(estimable & ~spans):
+        patterns.setdefault(finite[:, j].tobytes(), []).append(int(j))
+    for group in patterns.values():
+        mask = finite[:, group[0]]
+        # Columns first: values[mask] would copy every column once per pattern.
+        fits.append((np.asarray(group), ols_hac(X[mask], values[:, group][mask], lags=nw_lags)))
+    return fits
 
 
 def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
@@ -154,6 +190,7 @@ def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+@one_blas_thread
 def portfolio_alphas(
     daily_returns: pd.DataFrame,
     period_returns: pd.DataFrame,

@@ -7,12 +7,15 @@ never formed explicitly; the bread of the sandwich comes from the QR factor of X
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
+from threadpoolctl import ThreadpoolController
 
+_THREADPOOLS: ThreadpoolController | None = None
 PERIODS_PER_YEAR = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "annual": 1}
 
 
@@ -32,21 +35,20 @@ def periods_per_year(frequency: str) -> int:
         ) from None
 
 
-def _hac_variances(X: np.ndarray, resid: np.ndarray, bread: np.ndarray, lags: int) -> np.ndarray:
-    """Diagonal of bread @ meat_m @ bread for each column m of ``resid``: (k, m).
+def one_blas_thread(function):
+    """Run ``function`` with BLAS on one thread: these estimators issue many small
+    products, and OpenBLAS's threads cost more to synchronise than they save (3-10x
+    slower on a busy 2-core host)."""
 
-    With a_t = bread x_t, var_j = sum_l w_l c_l sum_t a_tj a_(t-l)j u_t u_(t-l) (c_0 = 1,
-    c_l = 2), so each lag costs one (k x T) @ (T x m) product instead of k^2 per column.
-    """
-    n_obs = X.shape[0]
-    influence = X @ bread
-    out = (influence**2).T @ resid**2
-    products = np.empty_like(resid)
-    for lag in range(1, min(lags, n_obs - 1) + 1):
-        weight = 2.0 * (1.0 - lag / (lags + 1.0))
-        np.multiply(resid[lag:], resid[:-lag], out=products[: n_obs - lag])
-        out += weight * ((influence[lag:] * influence[:-lag]).T @ products[: n_obs - lag])
-    return out
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        global _THREADPOOLS
+        if _THREADPOOLS is None:
+            _THREADPOOLS = ThreadpoolController()
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -60,21 +62,28 @@ class OLSBatch:
     rsquared: np.ndarray  # (m,)
     nobs: int
     lags: int
-    resid: np.ndarray  # (T, m)
 
 
+@one_blas_thread
 def ols_hac(
     X: np.ndarray,
     Y: np.ndarray,
     lags: int | None = None,
     small_sample: bool = False,
-    chunk: int = 2048,
+    columns: np.ndarray | None = None,
+    block: int = 32,
 ) -> OLSBatch:
-    """OLS of every column of Y on X with Newey-West (Bartlett) standard errors.
+    """OLS of every column of Y (or of Y's ``columns``) on X with Newey-West (Bartlett) SEs.
 
     Matches statsmodels ``OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags})``
     (``small_sample`` = its ``use_correction``). X and Y must be free of NaN; ``lags``
     None uses the Newey-West rule of thumb for T. p-values are normal, as in statsmodels.
+
+    With a_t = (X'X)^{-1} x_t, var_j = sum_l w_l c_l sum_t a_tj a_(t-l)j u_t u_(t-l)
+    (c_0 = 1, c_l = 2), so each lag costs one (k x T) @ (T x m) product rather than k^2
+    per column. Columns go through in blocks of ``block`` so that every temporary stays
+    in cache: a (T x m) temporary is a fresh allocation the kernel must fault in, which
+    cost more than the arithmetic.
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
@@ -83,36 +92,61 @@ def ols_hac(
     n_obs, k = X.shape
     if Y.shape[0] != n_obs:
         raise ValueError(f"X has {n_obs} rows but Y has {Y.shape[0]}")
-    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+    if not np.isfinite(X).all():
         raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
     if n_obs <= k:
         raise ValueError(f"{n_obs} observations cannot identify {k} parameters")
+    columns = np.arange(Y.shape[1]) if columns is None else np.asarray(columns)
     lags = default_nw_lags(n_obs) if lags is None else int(lags)
     q_factor, r_factor = np.linalg.qr(X)
     diagonal = np.abs(np.diag(r_factor))
     if diagonal.min() <= max(n_obs, k) * np.finfo(float).eps * diagonal.max():
         raise ValueError(f"design matrix is rank deficient ({k} columns, collinear)")
-    params = linalg.solve_triangular(r_factor, q_factor.T @ Y)
-    resid = Y - X @ params
     # (X'X)^{-1} = R^{-1} R^{-T} from X = QR, without inverting X'X.
     r_inv = linalg.solve_triangular(r_factor, np.eye(k))
-    bread = r_inv @ r_inv.T
-    variances = np.empty((k, Y.shape[1]))
-    for start in range(0, Y.shape[1], chunk):
-        variances[:, start : start + chunk] = _hac_variances(
-            X, resid[:, start : start + chunk], bread, lags
-        )
+    influence = X @ (r_inv @ r_inv.T)
+    n_lags = min(lags, n_obs - 1)
+    lagged = [(influence[lag:] * influence[:-lag]).T for lag in range(1, n_lags + 1)]
+    lag_weight = [2.0 * (1.0 - lag / (lags + 1.0)) for lag in range(1, n_lags + 1)]
+    squared = (influence**2).T
+    intercept = _has_intercept(X)
+    m = len(columns)
+    params = np.empty((k, m))
+    variances = np.empty((k, m))
+    rsquared = np.empty(m)
+    resid = np.empty((n_obs, min(block, m)))
+    products = np.empty_like(resid)
+    for start in range(0, m, block):
+        y = Y[:, columns[start : start + block]]
+        width = y.shape[1]
+        if not np.isfinite(y).all():
+            raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
+        u, prod = resid[:, :width], products[:, :width]
+        beta = linalg.solve_triangular(r_factor, q_factor.T @ y)
+        np.subtract(y, np.matmul(X, beta, out=u), out=u)
+        np.multiply(u, u, out=prod)
+        var = squared @ prod
+        rss = prod.sum(axis=0)
+        for lag, weight, design in zip(range(1, n_lags + 1), lag_weight, lagged, strict=True):
+            np.multiply(u[lag:], u[:-lag], out=prod[: n_obs - lag])
+            var += weight * (design @ prod[: n_obs - lag])
+        if intercept:
+            np.subtract(y, y.mean(axis=0), out=prod)
+            tss = np.einsum("tj,tj->j", prod, prod)
+        else:
+            tss = np.einsum("tj,tj->j", y, y)
+        cols = slice(start, start + width)
+        params[:, cols] = beta
+        variances[:, cols] = var
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rsquared[cols] = 1.0 - rss / tss
     if small_sample:
         variances *= n_obs / (n_obs - k)
     bse = np.sqrt(variances)
     with np.errstate(divide="ignore", invalid="ignore"):
         tvalues = params / bse
     pvalues = 2.0 * stats.norm.sf(np.abs(tvalues))
-    centred = Y - Y.mean(axis=0) if _has_intercept(X) else Y
-    tss = (centred**2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rsquared = 1.0 - (resid**2).sum(axis=0) / tss
-    return OLSBatch(params, bse, tvalues, pvalues, rsquared, n_obs, lags, resid)
+    return OLSBatch(params, bse, tvalues, pvalues, rsquared, n_obs, lags)
 
 
 @dataclass
@@ -142,6 +176,7 @@ def contiguous_columns(mask: np.ndarray) -> np.ndarray:
     return (count > 0) & (last - first + 1 == count)
 
 
+@one_blas_thread
 def ols_hac_masked(
     X: np.ndarray,
     Y: np.ndarray,
@@ -244,6 +279,7 @@ def _has_intercept(X: np.ndarray) -> bool:
     return bool(np.any(np.all(X == 1.0, axis=0)))
 
 
+@one_blas_thread
 def newey_west_mean(values, lags: int | None = None, small_sample: bool = False) -> pd.DataFrame:
     """Mean, Newey-West SE, t and p of each column (series may have different NaN spans).
 
