@@ -439,3 +439,50 @@ def test_car_on_cnoi_p_values_use_t_with_n_minus_k_df(toy):
     *_, res = toy
     reg = res.cnoi_regression.set_index("term").loc["cnoi_slope"]
     assert reg["p"] == pytest.approx(2 * stats.t.sf(abs(reg["t"]), reg["n"] - 2), rel=1e-9)
+
+
+def test_average_ranks_match_pandas_with_ties_and_missing_values():
+    from acct445_assets.research.event_study import average_ranks
+
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((60, 9))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[3:9, 2] = 0.5  # ties in one column only
+    values[:, 4] = np.round(values[:, 4], 1)  # many ties
+    values[:, 7] = np.nan
+    expected = pd.DataFrame(values).rank(axis=0, method="average").to_numpy()
+    np.testing.assert_array_equal(average_ranks(values), expected)
+
+
+def test_a_prebuilt_returns_matrix_gives_the_same_study(toy):
+    """``wide=`` (the matrix the estimators share) and a categorical cik, as the warehouse
+    hands it over, give the study of the long string-keyed panel."""
+    from acct445_assets.research.portfolios import wide_returns
+
+    wide, market, day0, cnoi, _ = toy
+    returns = wide.stack().rename("ret").rename_axis(["date", "cik"]).reset_index()
+    event = [wide.index[day0]]
+    kwargs = dict(
+        market=market,
+        cnoi=cnoi,
+        window=WIN,
+        estimation_window=EST,
+        min_estimation_returns=15,
+        n_permutations=200,
+        min_obs_margin=5,
+    )
+    plain = event_study(returns, event, **kwargs)
+    coded = returns.assign(cik=returns["cik"].astype("category"))
+    for shared in (
+        event_study(coded, event, **kwargs),
+        event_study(coded, event, wide=wide_returns(coded), **kwargs),
+    ):
+        for name in ("banks", "tests", "quartiles", "cnoi_regression", "counts"):
+            left, right = getattr(plain, name), getattr(shared, name)
+            keys = [c for c in ("event", "cik", "test", "quartile") if c in left.columns]
+            pd.testing.assert_frame_equal(
+                left.sort_values(keys).reset_index(drop=True),
+                right.sort_values(keys).reset_index(drop=True),
+                check_dtype=False,
+                check_categorical=False,
+            )

@@ -309,3 +309,33 @@ def test_newey_west_t_on_too_few_periods_is_not_estimable():
     assert (daily["status"] == "ok").all() and daily["nw_t"].notna().all()
     relaxed = form_portfolios(universe, returns, n_groups=4, min_per_group=3, min_obs_margin=0)
     assert relaxed.summary.query("frequency == 'quarterly'")["nw_t"].notna().all()
+
+
+def test_sorted_codes_equal_a_sorted_factorize_for_strings_dates_and_categoricals():
+    from acct445_assets.research.portfolios import sorted_codes
+
+    strings = np.array(["b", "a", None, "c", "a"], dtype=object)
+    cases = [
+        strings,
+        pd.Categorical(strings, categories=["z", "c", "b", "a"]),  # unsorted, one unused
+        pd.Categorical(strings[[0, 1, 3, 4]]),
+        pd.to_datetime(["2024-01-03", "2024-01-02", "2024-01-03"]).to_numpy(),
+    ]
+    for values in cases:
+        codes, uniques = sorted_codes(values)
+        expected_codes, expected = pd.factorize(pd.Series(np.asarray(values)), sort=True)
+        assert codes.tolist() == expected_codes.tolist()
+        assert list(uniques) == list(expected)
+
+
+def test_a_prebuilt_matrix_and_categorical_ciks_give_the_same_portfolios():
+    from acct445_assets.research.portfolios import wide_returns
+
+    data = sample_inputs()
+    universe = build_rebalance_universe(data["cnoi"], data["returns"])
+    plain = form_portfolios(universe, data["returns"])
+    coded = data["returns"].assign(cik=data["returns"]["cik"].astype("category"))
+    shared = form_portfolios(universe, coded, wide=wide_returns(coded))
+    assert wide_returns(coded).equals(wide_returns(data["returns"]))
+    for name in ("assignments", "daily_returns", "period_returns", "summary"):
+        pd.testing.assert_frame_equal(getattr(plain, name), getattr(shared, name))

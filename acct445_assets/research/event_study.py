@@ -44,7 +44,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from .stats import latest_known
+from .portfolios import sorted_codes
+from .stats import latest_known, one_blas_thread
 
 MODELS = ("market", "market_adjusted", "ff3")
 
@@ -133,12 +134,18 @@ def _mean_pairwise_correlation(
     n_banks = resid.shape[1]
     if n_banks < 2:
         return np.nan
-    patterns, inverse, sizes = np.unique(mask.T, axis=0, return_inverse=True, return_counts=True)
+    # Each bank's mask as one packed byte string: np.unique on the (N x T) bool rows sorted
+    # them element by element and was most of this function's time.
+    packed = np.ascontiguousarray(np.packbits(mask, axis=0).T)
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse, sizes = np.unique(
+        keys, return_index=True, return_inverse=True, return_counts=True
+    )
     inverse = np.asarray(inverse).ravel()
     common = inverse == sizes.argmax()
     total, pairs = 0.0, 0.0
     n_common = int(common.sum())
-    rows = patterns[sizes.argmax()]
+    rows = mask[:, first[sizes.argmax()]]
     if n_common >= 2 and rows.sum() >= min_common:
         z = resid[rows][:, common]
         z = z - z.mean(axis=0)
@@ -195,12 +202,29 @@ def corrado_rank(resid: np.ndarray, ar: np.ndarray, traded: np.ndarray) -> float
     """METHODS 5, Corrado (1989): ranks over the combined estimation + event window, each
     bank's ranks on its own valid days; days after a bank's last price are left out."""
     n_window = len(ar)
-    combined = pd.DataFrame(np.vstack([resid, np.where(traded, ar, np.nan)]))
-    ranks = combined.rank(axis=0, method="average").to_numpy()
-    n_valid = np.isfinite(combined.to_numpy()).sum(axis=0)
+    combined = np.vstack([resid, np.where(traded, ar, np.nan)])
+    ranks = average_ranks(combined)
+    n_valid = np.isfinite(combined).sum(axis=0)
     u_bar = np.nanmean(ranks / (n_valid + 1.0) - 0.5, axis=1)
     s_u = np.sqrt(np.nanmean(u_bar**2))
     return float(u_bar[-n_window:].sum() / (np.sqrt(n_window) * s_u))
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks down each column (1 = smallest, ties averaged, NaN left NaN), as pandas'
+    ``rank(method="average")``. One argsort of the whole matrix; only columns with ties
+    go through pandas."""
+    order = np.argsort(values, axis=0, kind="stable")
+    ranks = np.empty_like(values, dtype=float)
+    positions = np.arange(1, len(values) + 1, dtype=float)[:, None]
+    np.put_along_axis(ranks, order, np.broadcast_to(positions, values.shape), axis=0)
+    missing = np.isnan(values)
+    ranks[missing] = np.nan
+    ordered = np.take_along_axis(values, order, axis=0)
+    tied = (ordered[1:] == ordered[:-1]).any(axis=0)
+    if tied.any():
+        ranks[:, tied] = pd.DataFrame(values[:, tied]).rank(axis=0, method="average").to_numpy()
+    return ranks
 
 
 def generalized_sign(
@@ -564,7 +588,7 @@ def _wide_window(returns: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFr
     row = np.searchsorted(session_values, values[mask])
     row = np.minimum(row, len(session_values) - 1)
     on_session = session_values[row] == values[mask]
-    codes, ciks = pd.factorize(returns["cik"].to_numpy()[mask][on_session])
+    codes, ciks = sorted_codes(returns["cik"].array[mask][on_session])
     row = row[on_session]
     ret = returns["ret"].to_numpy(dtype=float)[mask][on_session]
     flat = row.astype(np.int64) * len(ciks) + codes
@@ -579,6 +603,7 @@ def _wide_window(returns: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFr
     return pd.DataFrame(matrix, index=sessions, columns=pd.Index(ciks, name="cik"))
 
 
+@one_blas_thread
 def event_study(
     returns: pd.DataFrame,
     events,
@@ -594,13 +619,16 @@ def event_study(
     cnoi_center: float = 50.0,
     seed: int = 0,
     min_obs_margin: int = 10,
+    wide: pd.DataFrame | None = None,
 ) -> EventStudyResult:
     """Event study for each event date.
 
     returns: ``date, cik, ret`` (daily simple returns); market: benchmark daily returns
     indexed by date (models ``market`` and ``market_adjusted``); factors: daily decimal
     factors indexed by date (model ``ff3``); cnoi: ``cik, cnoi, known_date``. An event
-    whose window lies outside the data is skipped and named in ``notes``.
+    whose window lies outside the data is skipped and named in ``notes``. ``wide``: the
+    dates x banks matrix of ``returns`` (``portfolios.wide_returns``) when the caller has
+    already built it.
     """
     if model not in MODELS:
         raise ValueError(f"unknown event-study model {model!r}; expected one of {MODELS}")
@@ -620,7 +648,11 @@ def event_study(
         day0 = calendar.searchsorted(pd.Timestamp(event))
         lo = max(day0 + min(estimation_window[0], window[0]), 0)
         needed[lo : day0 + max(window[1], 0) + 1] = True
-    wide = _wide_window(returns, calendar[needed])
+    if wide is None:
+        wide = _wide_window(returns, calendar[needed])
+    else:
+        wide = wide.reindex(calendar[needed])
+        wide = wide.loc[:, wide.notna().to_numpy().any(axis=0)]
     parts, notes = [], []
     for event in events:
         try:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .stats import annualised_sharpe, latest_known, newey_west_mean
+from .stats import annualised_sharpe, latest_known, newey_west_mean, one_blas_thread
 
 SPREAD = "spread"
 
@@ -146,21 +146,56 @@ def assign_groups(
     return frame.reset_index(drop=True), breakpoints, notes
 
 
+def sorted_codes(values) -> tuple[np.ndarray, pd.Index]:
+    """(codes, uniques) with uniques in sorted order, as ``pd.factorize(sort=True)``
+    (-1 for a missing value).
+
+    Hashes without sorting the 12M values, then sorts only the uniques. A categorical
+    (the warehouse hands ``cik`` over as one) is not hashed at all: its codes are used.
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        codes, labels = values.codes, values.categories
+        complete = len(codes) == 0 or codes.min() >= 0
+        used = np.bincount(codes if complete else codes[codes >= 0], minlength=len(labels)) > 0
+        if used.all() and labels.is_monotonic_increasing:
+            return codes, pd.Index(labels)
+    else:
+        codes, labels = pd.factorize(values)
+        complete = len(codes) == 0 or codes.min() >= 0
+        used = np.ones(len(labels), dtype=bool)
+    labels = np.asarray(labels)
+    kept = np.flatnonzero(used)
+    order = kept[np.argsort(labels[kept], kind="stable")]
+    rank = np.full(len(labels), -1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    ranked = rank[codes] if complete else np.where(codes >= 0, rank[codes], -1)
+    return ranked, pd.Index(labels[order])
+
+
 def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     """dates x banks of returns by integer scatter (a pandas pivot of a 12M-row panel
     dominated the whole portfolio computation in the benchmark)."""
-    dates = pd.to_datetime(returns["date"])
+    dates = returns["date"]
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = pd.to_datetime(dates)
     ret = returns["ret"].to_numpy(dtype=float)
     if (ret <= -1).any():
         pos = int(np.flatnonzero(ret <= -1)[0])
         raise ValueError(
             f"return <= -100% for cik {returns['cik'].iloc[pos]} on {dates.iloc[pos].date()}"
         )
-    day_codes, days = pd.factorize(dates, sort=True)
-    bank_codes, ciks = pd.factorize(returns["cik"], sort=True)
+    day_codes, days = sorted_codes(dates.to_numpy(dtype="datetime64[ns]"))
+    bank_codes, ciks = sorted_codes(returns["cik"])
+    if (day_codes < 0).any() or (bank_codes < 0).any():
+        pos = int(np.flatnonzero((day_codes < 0) | (bank_codes < 0))[0])
+        raise ValueError(f"returns row {pos} has no date or no cik")
     flat = day_codes.astype(np.int64) * len(ciks) + bank_codes
-    # A count per cell is a linear pass; np.unique would sort all 12M keys.
-    if np.bincount(flat, minlength=len(days) * len(ciks)).max(initial=0) > 1:
+    # Marking cells is a linear pass; np.unique would sort all 12M keys.
+    cells = np.zeros(len(days) * len(ciks), dtype=bool)
+    cells[flat] = True
+    if np.count_nonzero(cells) < len(flat):
         first_rows = np.unique(flat, return_index=True)[1]
         repeated = np.ones(len(flat), dtype=bool)
         repeated[first_rows] = False
@@ -169,10 +204,12 @@ def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
             f"returns have duplicate (date, cik) rows, e.g. {dates.iloc[pos].date()} "
             f"{returns['cik'].iloc[pos]}"
         )
-    matrix = np.full((len(days), len(ciks)), np.nan)
-    matrix[day_codes, bank_codes] = ret
+    # Banks x dates in memory (the frame's block as pandas stores it), so each bank's series
+    # is contiguous for the column-wise estimators and no copy is made here.
+    matrix = np.full((len(ciks), len(days)), np.nan)
+    matrix[bank_codes, day_codes] = ret
     return pd.DataFrame(
-        matrix, index=pd.DatetimeIndex(days, name="date"), columns=pd.Index(ciks, name="cik")
+        matrix.T, index=pd.DatetimeIndex(days, name="date"), columns=pd.Index(ciks, name="cik")
     )
 
 
@@ -216,15 +253,24 @@ def form_portfolios(
     min_per_group: int = 3,
     rf: pd.Series | None = None,
     min_obs_margin: int = 20,
+    wide: pd.DataFrame | None = None,
 ) -> PortfolioResult:
     """Quantile portfolios on ``universe`` (rebalance_universe contract) held with ``returns``
     (``date, cik, ret`` daily simple returns, delisting returns already applied); ``rf``
-    daily decimal risk-free returns by date for the groups' Sharpe ratios."""
+    daily decimal risk-free returns by date for the groups' Sharpe ratios; ``wide`` the
+    ``wide_returns`` matrix of ``returns`` when the caller has already built it."""
     assignments, breakpoints, notes = weight_portfolios(
         universe, n_groups, weighting, min_per_group
     )
     result = holding_returns(
-        assignments, returns, cost_bps, nw_lags, frequency, rf=rf, min_obs_margin=min_obs_margin
+        assignments,
+        returns,
+        cost_bps,
+        nw_lags,
+        frequency,
+        rf=rf,
+        min_obs_margin=min_obs_margin,
+        wide=wide,
     )
     result.breakpoints = breakpoints
     result.notes = notes + result.notes
@@ -232,22 +278,42 @@ def form_portfolios(
     return result
 
 
-def daily_group_returns(
-    ret: np.ndarray, held_group: np.ndarray, value: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """METHODS 3, buy and hold: each day's group return is the value-weighted mean of its
-    members' returns, weights drifted from d by each bank's own growth (days x groups).
-    A bank without a price that day is out of that day's mean."""
-    traded = np.isfinite(ret)
-    ret0 = np.where(traded, ret, 0.0)
-    daily = np.full((len(ret), n_groups), np.nan)
-    for g in range(1, n_groups + 1):
-        member = (held_group == g) & traded
-        denom = np.where(member, value, 0.0).sum(axis=1)
-        numer = np.where(member, value * ret0, 0.0).sum(axis=1)
+def buy_and_hold(
+    ret: np.ndarray,
+    period_of_day: np.ndarray,
+    group_at: np.ndarray,
+    weight_at: np.ndarray,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """METHODS 3, buy and hold: (daily group returns (days x groups), each bank's growth
+    over each holding period (periods x banks)).
+
+    A day's group return is the value-weighted mean of its members' returns, weights
+    drifted from the rebalance date by each bank's own growth; a bank without a price that
+    day is out of that day's mean, and one without a price on the period's last day has
+    been sold (growth 0, its value reinvested). One holding period at a time, so every
+    temporary is a (days of the period x banks) block that stays in cache.
+    """
+    n_days, n_banks = ret.shape
+    daily = np.full((n_days, n_groups), np.nan)
+    end_growth = np.ones((len(group_at), n_banks))
+    group_ids = np.arange(1, n_groups + 1)
+    bounds = np.flatnonzero(np.r_[True, period_of_day[1:] != period_of_day[:-1], True])
+    for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
+        period = period_of_day[begin]
+        block = ret[begin:end]
+        traded = np.isfinite(block)
+        ret0 = np.where(traded, block, 0.0)
+        growth = np.cumsum(np.log1p(ret0), axis=0)
+        drift = np.exp(np.vstack([np.zeros((1, n_banks)), growth[:-1]]))
+        value = weight_at[period] * drift
+        members = (group_at[period][:, None] == group_ids).astype(float)
+        denom = (value * traded) @ members
+        numer = (value * ret0) @ members
         with np.errstate(invalid="ignore", divide="ignore"):
-            daily[:, g - 1] = np.where(denom > 0, numer / denom, np.nan)
-    return daily
+            daily[begin:end] = np.where(denom > 0, numer / denom, np.nan)
+        end_growth[period] = np.where(traded[-1], np.exp(growth[-1]), 0.0)
+    return daily, end_growth
 
 
 def group_turnover(
@@ -293,6 +359,7 @@ def compounded_rf(
     return rf_daily, period_rf
 
 
+@one_blas_thread
 def holding_returns(
     assignments: pd.DataFrame,
     returns: pd.DataFrame,
@@ -301,13 +368,15 @@ def holding_returns(
     frequency: str = "quarterly",
     rf: pd.Series | None = None,
     min_obs_margin: int = 20,
+    wide: pd.DataFrame | None = None,
 ) -> PortfolioResult:
     """Daily and holding-period returns of the groups in ``assignments`` (rebalance_date,
     cik, group, weight, n_groups) and of their spread, with turnover and net returns.
 
     The spread is the lowest group minus the highest non-empty group of each date. ``rf``:
     daily decimal risk-free returns indexed by date (compounded over each holding period)
-    for the groups' excess-return Sharpe ratios; without it those are NaN."""
+    for the groups' excess-return Sharpe ratios; without it those are NaN. ``wide``: the
+    ``wide_returns`` matrix of ``returns`` when the caller has already built it."""
     missing = [
         c for c in ("rebalance_date", "cik", "group", "weight", "n_groups") if c not in assignments
     ]
@@ -317,10 +386,12 @@ def holding_returns(
         raise ValueError("portfolio assignments are empty")
     assignments = assignments.assign(rebalance_date=pd.to_datetime(assignments["rebalance_date"]))
     n_groups = int(assignments["n_groups"].max())
-    wide = wide_returns(returns)
+    if wide is None:
+        wide = wide_returns(returns)
     rebal = pd.DatetimeIndex(sorted(assignments["rebalance_date"].unique()))
-    days = wide.index[wide.index > rebal[0]]
-    wide = wide.loc[days]
+    # A slice, not .loc: a view of the matrix instead of a copy of it.
+    held_from = wide.index.searchsorted(rebal[0], side="right")
+    days = wide.index[held_from:]
     # Period p holds from rebal[p] (exclusive) to rebal[p+1] (inclusive).
     period_of_day = rebal.searchsorted(days, side="left") - 1
     ciks = wide.columns
@@ -335,31 +406,14 @@ def holding_returns(
     # The short leg: the highest non-empty group of each date (ties can empty the top ones).
     top_group = assignments.groupby("rebalance_date")["group"].max().reindex(rebal).to_numpy()
 
-    ret = wide.to_numpy(dtype=float)
-    traded = np.isfinite(ret)
-    log_gross = np.where(traded, np.log1p(np.where(traded, ret, 0.0)), 0.0)
-    cum = np.cumsum(log_gross, axis=0)
-    # Cumulative log growth up to the previous day, restarted at each period start.
-    cum_prev = np.vstack([np.zeros((1, n_banks)), cum[:-1]])
+    ret = wide.to_numpy(dtype=float)[held_from:]
     first_day = np.r_[True, period_of_day[1:] != period_of_day[:-1]]
-    start_level = np.maximum.accumulate(np.where(first_day, np.arange(len(days)), 0))
-    drift = np.exp(cum_prev - cum_prev[start_level])
-    held_group = group_at[period_of_day]
-    value = weight_at[period_of_day] * drift
     group_ids = np.arange(1, n_groups + 1)
-    daily = daily_group_returns(ret, held_group, value, n_groups)
+    daily, end_growth = buy_and_hold(ret, period_of_day, group_at, weight_at, n_groups)
     top = top_group[period_of_day]
     high = daily[np.arange(len(days)), top - 1]
     spread_daily = daily[:, 0] - high
 
-    # End-of-period drifted weights vs the next period's target weights.
-    last_day = np.r_[period_of_day[1:] != period_of_day[:-1], True]
-    end_growth = np.ones((n_periods, n_banks))
-    end_rows = np.flatnonzero(last_day)
-    # A bank without a price on the period's last day has been sold (its value reinvested).
-    end_growth[period_of_day[end_rows]] = np.where(
-        traded[end_rows], np.exp(cum[end_rows] - cum_prev[start_level[end_rows]]), 0.0
-    )
     turnover = group_turnover(group_at, weight_at, end_growth, n_groups)
     spread_turnover = turnover[:, 0] + turnover[np.arange(n_periods), top_group - 1]
 
