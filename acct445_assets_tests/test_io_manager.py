@@ -155,3 +155,36 @@ def test_only_the_report_index_may_be_empty(tmp_path, monkeypatch):
     assert result.success
     assert _table(db, "publication.research_report").empty
     assert (tmp_path / "results" / "report.html").exists()
+
+
+def test_categorical_inputs_load_as_sorted_integer_codes(tmp_path):
+    """`categorical` input metadata: the column arrives as a pandas Categorical with sorted
+    categories and the same values; other columns and unlisted inputs are unchanged."""
+    from dagster import build_input_context
+    from dagster._core.storage.db_io_manager import TableSlice
+
+    db = tmp_path / "w.duckdb"
+    frame = pd.DataFrame({"cik": ["0000000030", "0000000010", None, "0000000020", "O'Neil"]})
+    frame["ret"] = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert _run(db, frame).success
+    handler = AtomicPandasTypeHandler()
+    with duckdb.connect(str(db)) as con:
+        coded, plain, picked = (
+            handler.load_input(
+                build_input_context(definition_metadata=metadata),
+                TableSlice(table="things", schema="raw", columns=columns),
+                con,
+            )
+            for metadata, columns in (
+                ({"categorical": ["cik"]}, None),
+                ({}, None),
+                ({"categorical": ["cik"]}, ["ret"]),
+            )
+        )
+    assert isinstance(coded["cik"].dtype, pd.CategoricalDtype)
+    assert list(coded["cik"].cat.categories) == sorted(frame["cik"].dropna())
+    assert coded["cik"].isna().tolist() == plain["cik"].isna().tolist() == [0, 0, 1, 0, 0]
+    assert coded["cik"].dropna().astype(object).tolist() == plain["cik"].dropna().tolist()
+    assert coded["ret"].tolist() == plain["ret"].tolist() == frame["ret"].tolist()
+    assert plain["cik"].dtype == object
+    assert list(picked.columns) == ["ret"]

@@ -33,6 +33,7 @@ from ..research.portfolios import (
     holding_returns,
     weight_portfolios,
 )
+from ..resources.io_manager import CATEGORICAL
 
 GROUP = "research"
 DUCKDB_POOL = "duckdb_writer"
@@ -44,10 +45,16 @@ DID = section("did")
 PANEL = section("panel")
 
 
-def _warehouse(name: str, columns: list[str] | None = None) -> AssetIn:
+def _warehouse(
+    name: str, columns: list[str] | None = None, categorical: list[str] | None = None
+) -> AssetIn:
     """A warehouse table as input; ``columns`` loads only those (the returns panel has
-    12M rows at scale, and every string column loaded costs seconds)."""
-    return AssetIn(key=["warehouse", name], metadata={"columns": columns} if columns else None)
+    12M rows at scale, and every string column loaded costs seconds), ``categorical`` as
+    integer-coded Categoricals (the bank codes the estimators' matrices are built from)."""
+    metadata = {"columns": columns} if columns else {}
+    if categorical:
+        metadata[CATEGORICAL] = categorical
+    return AssetIn(key=["warehouse", name], metadata=metadata or None)
 
 
 def _png(fig) -> str:
@@ -248,7 +255,9 @@ def decile_portfolios(
     kinds={"python"},
     ins={
         "decile_portfolios": AssetIn(key=["research", "decile_portfolios"]),
-        "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
+        "stg_bank_returns": _warehouse(
+            "stg_bank_returns", ["date", "cik", "ret"], categorical=["cik"]
+        ),
         "stg_factors_daily": _warehouse("stg_factors_daily", ["date", "rf"]),
     },
 )
@@ -441,7 +450,9 @@ def factor_alphas(
     pool=DUCKDB_POOL,
     kinds={"python"},
     ins={
-        "stg_bank_returns": _warehouse("stg_bank_returns", ["date", "cik", "ret"]),
+        "stg_bank_returns": _warehouse(
+            "stg_bank_returns", ["date", "cik", "ret"], categorical=["cik"]
+        ),
         "stg_cnoi": _warehouse("stg_cnoi"),
         "stg_factors_daily": _warehouse("stg_factors_daily"),
         "benchmark_prices": AssetIn(key=["raw", "benchmark_prices"]),

