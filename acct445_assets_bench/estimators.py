@@ -29,6 +29,8 @@ def restrict(inputs: dict, ciks) -> dict:
         return inputs
     keep = set(ciks)
     out = dict(inputs)
+    if "wide" in inputs:
+        out["wide"] = inputs["wide"][sorted(keep)]
     out["returns"] = inputs["returns"].loc[inputs["returns"]["cik"].isin(keep)]
     out["rebalance_universe"] = inputs["rebalance_universe"].loc[
         inputs["rebalance_universe"]["cik"].isin(keep)
@@ -45,9 +47,16 @@ def bench_events(returns: pd.DataFrame) -> list[str]:
     return usable or [str(dates[len(dates) // 2].date())]
 
 
+def returns_matrix(inputs: dict) -> dict:
+    """The dates x banks matrix every fast path shares: built once, timed once."""
+    return {"wide": wide_returns(inputs["returns"])}
+
+
 def event_study_fast(inputs: dict) -> dict:
     events = list(inputs.get("events") or bench_events(inputs["returns"]))
-    result = event_study(inputs["returns"], events, market=inputs["market"], model="market")
+    result = event_study(
+        inputs["returns"], events, market=inputs["market"], model="market", wide=inputs.get("wide")
+    )
     return {"banks": result.banks, "tests": result.tests}
 
 
@@ -61,7 +70,9 @@ def _rf(inputs: dict) -> pd.Series:
 
 
 def portfolios_fast(inputs: dict) -> dict:
-    result = form_portfolios(inputs["rebalance_universe"], inputs["returns"], rf=_rf(inputs))
+    result = form_portfolios(
+        inputs["rebalance_universe"], inputs["returns"], rf=_rf(inputs), wide=inputs.get("wide")
+    )
     return {
         "assignments": result.assignments,
         "daily_returns": result.daily_returns,
@@ -94,7 +105,7 @@ def portfolio_alphas_slow(inputs: dict) -> dict:
 
 def firm_alphas_fast(inputs: dict) -> dict:
     factors = inputs["factors_daily"].set_index("date")
-    wide = wide_returns(inputs["returns"])
+    wide = inputs["wide"] if "wide" in inputs else wide_returns(inputs["returns"])
     excess = wide.sub(factors["rf"].reindex(wide.index), axis=0)
     alphas = regress_on_models(excess, factors, MODELS)
     return {"alphas": alphas}
