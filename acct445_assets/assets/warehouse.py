@@ -213,7 +213,9 @@ def build_args(
         for key in FULL_REFRESH_INPUTS:
             event = instance.get_latest_materialization_event(key)
             if event is not None and event.timestamp > previous.timestamp:
-                context.log.info(f"{key.to_user_string()} changed since the last build: full refresh")
+                context.log.info(
+                    f"{key.to_user_string()} changed since the last build: full refresh"
+                )
                 full_refresh = True
     if (
         full_refresh
