@@ -90,7 +90,7 @@ class WarehouseConfig(Config):
     max_signal_age: int = _DEFAULTS["max_signal_age"]
     delisting_return: float = _DEFAULTS["delisting_return"]
     rebalance: str = _DEFAULTS["rebalance"]
-    # Rebuild the incremental stg_bank_returns from scratch (it also does when a var changed).
+    # Rebuild the incremental models from scratch (they also are when a var or CNOI changed).
     full_refresh: bool = False
 
     def dbt_vars(self) -> dict[str, Any]:
@@ -169,6 +169,13 @@ def _row_counts(database: str) -> dict[str, int]:
 
 
 INCREMENTAL_MODEL = "stg_bank_returns"
+# Inputs of the incremental models other than bank_prices: the marts rebuild only the periods
+# new prices touch, so a new version of any of these needs a full refresh.
+FULL_REFRESH_INPUTS = (
+    AssetKey(["disclosure", "cnoi_scores"]),
+    AssetKey(["disclosure", "cecl_adoption"]),
+    AssetKey(["raw", "trading_calendar"]),
+)
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 
@@ -188,11 +195,12 @@ def build_args(
     dbt_vars: Mapping[str, Any],
     full_refresh: bool,
 ) -> tuple[list[str], dict[str, Any]]:
-    """``dbt build`` arguments: incremental, except a full refresh when asked or when the vars
-    the table was built with differ (a new delisting_return changes every delisting day)."""
-    previous = context.instance.get_latest_materialization_event(
-        AssetKey([SCHEMA, INCREMENTAL_MODEL])
-    )
+    """``dbt build`` arguments: incremental, except a full refresh when asked, when the vars
+    the tables were built with differ (a new delisting_return changes every delisting day), or
+    when an input other than the prices was materialized since (a backfilled CNOI score
+    changes quarters the new prices do not touch)."""
+    instance = context.instance
+    previous = instance.get_latest_materialization_event(AssetKey([SCHEMA, INCREMENTAL_MODEL]))
     built_with = (
         previous.asset_materialization.metadata.get("dbt_vars") if previous is not None else None
     )
@@ -201,6 +209,14 @@ def build_args(
             f"dbt vars changed since the last build ({built_with.value}): full refresh"
         )
         full_refresh = True
+    if previous is not None:
+        for key in FULL_REFRESH_INPUTS:
+            event = instance.get_latest_materialization_event(key)
+            if event is not None and event.timestamp > previous.timestamp:
+                context.log.info(
+                    f"{key.to_user_string()} changed since the last build: full refresh"
+                )
+                full_refresh = True
     if (
         full_refresh
         or not Path(database).exists()

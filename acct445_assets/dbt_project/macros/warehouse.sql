@@ -35,3 +35,13 @@
     {%- endif -%}
     {{ return(frequency) }}
 {%- endmacro %}
+
+{# The first session a re-ingested bank_prices partition (re)wrote; incremental models rebuild
+   from it on as well as after their own last rows. Checked: it is pasted into SQL. #}
+{% macro returns_from_var() -%}
+    {%- set value = var('returns_from', none) -%}
+    {%- if value and not modules.re.fullmatch('\d{4}-\d{2}-\d{2}', value | string) -%}
+        {{ exceptions.raise_compiler_error("var returns_from=" ~ value ~ " must be a YYYY-MM-DD date") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}

@@ -11,5 +11,11 @@ from panel
 left join panel as following
     on following.cik = panel.cik
     and following.quarter_number = panel.quarter_number + 1
-where (following.ret is null) != (panel.next_ret is null)
-    or abs(following.ret - panel.next_ret) > 1e-12
+where (
+        (following.ret is null) != (panel.next_ret is null)
+        or abs(following.ret - panel.next_ret) > 1e-12
+    )
+    -- An incremental run checks the quarters it rebuilt (see _marts.yml).
+    and panel.quarter_end >= cast(
+        date_trunc('quarter', cast('{{ var('returns_from', '0001-01-01') }}' as date)) - interval 3 month
+        as date)

@@ -7,3 +7,7 @@ inner join {{ ref('stg_cnoi') }} as scores
     on scores.cik = panel.cik
     and scores.known_date <= panel.quarter_end
     and (panel.cnoi_known_date is null or scores.known_date > panel.cnoi_known_date)
+-- An incremental run checks the quarters it rebuilt (see _marts.yml).
+where panel.quarter_end >= cast(
+    date_trunc('quarter', cast('{{ var('returns_from', '0001-01-01') }}' as date)) - interval 3 month
+    as date)

@@ -1,10 +1,16 @@
 {{ config(meta={'dagster': {'ref': {'name': 'rebalance_universe'}}}) }}
 -- Each bank in the universe at d carries its latest CNOI known on or before d, and every
 -- priced bank with a fresh-enough known CNOI at d is in the universe.
-with latest as (
+-- An incremental run checks the rebalance dates it rebuilt (see _marts.yml).
+{%- set rebuilt_from = "cast('" ~ var('returns_from', '0001-01-01') ~ "' as date)" %}
+with universe as (
+    select * from {{ ref('rebalance_universe') }} where rebalance_date >= {{ rebuilt_from }}
+),
+
+latest as (
     select returns.date as rebalance_date, returns.cik, max(scores.known_date) as known_date
     from {{ ref('stg_bank_returns') }} as returns
-    inner join (select distinct rebalance_date from {{ ref('rebalance_universe') }}) as dates
+    inner join (select distinct rebalance_date from universe) as dates
         on dates.rebalance_date = returns.date
     inner join {{ ref('stg_cnoi') }} as scores
         on scores.cik = returns.cik and scores.known_date <= returns.date
@@ -18,6 +24,6 @@ select
     latest.known_date as expected_known_date,
     universe.cnoi_known_date
 from latest
-full outer join {{ ref('rebalance_universe') }} as universe
+full outer join universe
     on universe.rebalance_date = latest.rebalance_date and universe.cik = latest.cik
 where universe.cnoi_known_date is distinct from latest.known_date

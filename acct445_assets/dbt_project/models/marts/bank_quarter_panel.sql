@@ -3,10 +3,27 @@
 -- adoption status, and the latest CNOI known on or before quarter_end. The panel
 -- regression's controls for row q are q's own ret, volatility and log_mv (METHODS 7):
 -- all known at quarter_end, the decision date of next_ret (q+1).
+--
+-- Incremental: a run rebuilds the table's last quarter and every later one, every quarter
+-- from that of var returns_from on, and the quarter before the first of these (its next_ret
+-- is that quarter's ret); delete+insert by quarter. Only prices may have changed since the
+-- last build: the asset rebuilds in full when CNOI scores, CECL adoption or a var changed.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='quarter') }}
+
+{%- set returns_from = returns_from_var() %}
 with daily as (
     select *, {{ quarter_number('date') }} as quarter_number
     from {{ ref('stg_bank_returns') }}
     where ret is not null
+    {%- if is_incremental() %}
+        and date >= (
+            select cast(date_trunc('quarter', least(
+                coalesce(max(quarter_end), date '0001-01-01')
+                {%- if returns_from %}, date '{{ returns_from }}'{% endif %}
+            )) - interval 3 month as date)
+            from {{ this }}
+        )
+    {%- endif %}
 ),
 
 quarters as (

@@ -1,6 +1,14 @@
 -- METHODS.md section 3: at each rebalance date d (the last NYSE session of each quarter,
 -- or month, within the price history) the banks priced on d whose latest CNOI known on or
 -- before d is at most max_signal_age calendar days old (counted from its known date).
+--
+-- Incremental: a run rebuilds the rebalance dates after the table's last one and from var
+-- returns_from on (the rows of d depend only on the prices of d); delete+insert by date. Only
+-- prices may have changed since the last build: the asset rebuilds in full when CNOI scores
+-- or a var changed.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='rebalance_date') }}
+
+{%- set returns_from = returns_from_var() %}
 with calendar as (
     select * from {{ ref('stg_trading_calendar') }}
 ),
@@ -17,6 +25,12 @@ rebalance_dates as (
         and calendar.is_month_end
     {%- else -%}
         and calendar.is_quarter_end
+    {%- endif %}
+    {%- if is_incremental() %}
+        and (
+            calendar.date > (select coalesce(max(rebalance_date), date '0001-01-01') from {{ this }})
+            {%- if returns_from %} or calendar.date >= date '{{ returns_from }}'{% endif %}
+        )
     {%- endif %}
 ),
 

@@ -14,10 +14,7 @@
 -- refresh runs the same query with no earlier rows, so both paths give the same rows.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='date') }}
 
-{%- set returns_from = var('returns_from', none) -%}
-{%- if returns_from and not modules.re.fullmatch('\d{4}-\d{2}-\d{2}', returns_from | string) -%}
-    {{ exceptions.raise_compiler_error("var returns_from=" ~ returns_from ~ " must be a YYYY-MM-DD date") }}
-{%- endif %}
+{%- set returns_from = returns_from_var() %}
 
 with prices as (
     select
