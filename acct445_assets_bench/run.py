@@ -26,6 +26,8 @@ from .measure import machine, run_measured, write_report
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 STAGES = ("estimators", "cnoi", "orchestrated", "peers")
+# Issue 17: the estimator target holds at both sizes.
+ESTIMATOR_SIZES = (1000, 5000)
 TARGETS = {
     "estimators_speedup": 50.0,
     "cnoi_throughput_ratio": 5.0,
@@ -369,16 +371,75 @@ def stage_orchestrated(ns, workdir: Path, log: Path) -> dict:
     return run_orchestrated(ns, workdir, log)
 
 
+# ---------------------------------------------------------------------------- growth
+
+
+def growth_entry(stage: str, result: dict) -> tuple[str, dict] | None:
+    """(size key, the figures kept for the growth table) of one stage run."""
+    if stage == "estimators":
+        tasks = result["tasks"]
+        return str(result["data"]["n_banks"]), {
+            "fast_seconds": result["fast_seconds_total"],
+            "baseline_seconds": result["baseline_seconds_total"],
+            "speedup": result["speedup_total"],
+            "fast_peak_mb": max(
+                [result["shared_matrix"]["peak_mb"]]
+                + [t["fast"]["peak_mb"] for t in tasks.values()]
+            ),
+            "task_seconds": {name: t["fast"]["seconds"] for name, t in tasks.items()},
+            "price_rows": result["data"].get("price_rows"),
+            "measured_at": result.get("measured_at"),
+        }
+    if stage == "orchestrated" and "full" in result:
+        return str(result["n_banks"]), {
+            "full_seconds": result["full"]["seconds"],
+            "full_peak_mb": result["full"]["peak_mb"],
+            "incremental_seconds": result.get("incremental", {}).get("seconds"),
+            "incremental_share": result.get("incremental_share"),
+            "sessions": result.get("sessions"),
+            "measured_at": result.get("measured_at"),
+        }
+    return None
+
+
+def growth_table(growth: dict) -> list[str]:
+    """Each measured size against the smallest: time and memory per bank relative to it, so
+    1.00 is linear growth and anything well above names a worse-than-linear step."""
+    lines = []
+    columns = {
+        "estimators": ("fast_seconds", "fast_peak_mb"),
+        "orchestrated": ("full_seconds", "full_peak_mb"),
+    }
+    for stage, (seconds_key, peak_key) in columns.items():
+        sizes = sorted(growth.get(stage, {}), key=int)
+        if len(sizes) < 2:
+            continue
+        base = growth[stage][sizes[0]]
+        lines.append(f"growth of {stage} ({seconds_key}, {peak_key}) per bank vs {sizes[0]} banks:")
+        for size in sizes:
+            row = growth[stage][size]
+            scale = int(size) / int(sizes[0])
+            per_time = row[seconds_key] / base[seconds_key] / scale
+            per_mem = row[peak_key] / base[peak_key] / scale
+            lines.append(
+                f"  {int(size):>6} banks  {_fmt(row[seconds_key], 1):>8}s  {row[peak_key]:>7} MB"
+                f"  time/bank x{per_time:.2f}  memory/bank x{per_mem:.2f}"
+            )
+    return lines
+
+
 # ---------------------------------------------------------------------------- report
 
 
-def verdicts(results: dict) -> dict:
+def verdicts(results: dict, growth: dict | None = None) -> dict:
     """Every target: True (met), False (missed) or None (its stage has no figures yet)."""
     out = {}
-    est = results.get("estimators")
-    out["estimators >= 50x (total)"] = (
-        est["speedup_total"] >= TARGETS["estimators_speedup"] if est else None
-    )
+    by_size = (growth or {}).get("estimators", {})
+    for size in ESTIMATOR_SIZES:
+        row = by_size.get(str(size))
+        out[f"estimators >= 50x (total, {size:,} banks)"] = (
+            row["speedup"] >= TARGETS["estimators_speedup"] if row else None
+        )
     cnoi = results.get("cnoi")
     out["cnoi >= 5x"] = (
         cnoi["throughput_ratio"] >= TARGETS["cnoi_throughput_ratio"] if cnoi else None
@@ -417,7 +478,7 @@ def _fmt(x, digits=1):
     return f"{x:,.{digits}f}"
 
 
-def table(results: dict) -> str:
+def table(results: dict, growth: dict | None = None) -> str:
     lines = [
         f"{'stage':<46} {'fast':>10} {'baseline':>10} {'ratio':>8} {'peak MB':>16} {'agree':>9}",
         "-" * 104,
@@ -482,8 +543,9 @@ def table(results: dict) -> str:
                     f"{_fmt(row['speedup_vs'][impl]):>7}x {p['peak_mb']:>7}{'':<9} "
                     f"{p['max_discrepancy_vs_linearmodels']:>9.1e}"
                 )
+    lines.extend(growth_table(growth or {}))
     lines.append("")
-    for name, ok in verdicts(results).items():
+    for name, ok in verdicts(results, growth).items():
         mark = "not measured" if ok is None else "met" if ok else "MISSED"
         lines.append(f"  [{mark}] {name}")
     return "\n".join(lines)
@@ -563,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     out_path = Path(ns.out)
     previous = json.loads(out_path.read_text()) if out_path.exists() else {}
     results = dict(previous.get("stages", {}))
+    growth = previous.get("growth", {})
     print(f"bench: stages {stages}; scratch {workdir}; child output in {log}", flush=True)
     runners = {
         "estimators": stage_estimators,
@@ -596,11 +659,15 @@ def main(argv: list[str] | None = None) -> int:
                     "peer_repeats",
                 )
             }
+            entry = growth_entry(stage, results[stage])
+            if entry:
+                growth.setdefault(stage, {})[entry[0]] = entry[1]
             document = {
-                "issue": 8,
+                "issue": 17,
                 "targets": TARGETS,
                 "stages": results,
-                "verdicts": verdicts(results),
+                "growth": growth,
+                "verdicts": verdicts(results, growth),
             }
             out_path.parent.mkdir(parents=True, exist_ok=True)
             out_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
@@ -608,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ns.keep and not ns.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print(table(results))
+    print(table(results, growth))
     print(f"\nwritten {out_path}")
     return 0
 

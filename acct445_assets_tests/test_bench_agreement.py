@@ -79,6 +79,22 @@ def test_bank_alphas_match_statsmodels_hac_per_bank():
     estimators.assert_agree("firm_alphas", estimators.compare("firm_alphas", fast, slow))
 
 
+@pytest.mark.parametrize("task", ["event_study", "portfolios", "firm_alphas"])
+def test_fast_paths_on_the_shared_matrix_agree_with_the_baselines(task):
+    """As `make bench` runs them: cik as the warehouse's categorical, one matrix shared."""
+    inputs, _ = small_inputs()
+    coded = {
+        **inputs,
+        "returns": inputs["returns"].assign(cik=lambda r: r["cik"].astype("category")),
+    }
+    coded.update(estimators.returns_matrix(coded))
+    if task == "firm_alphas":
+        keep = sorted(inputs["returns"]["cik"].unique())[:8]
+        inputs, coded = estimators.restrict(inputs, keep), estimators.restrict(coded, keep)
+    fast, slow = estimators.TASKS[task]
+    estimators.assert_agree(task, estimators.compare(task, fast(coded), slow(inputs)))
+
+
 def test_agreement_check_fails_on_a_changed_number_or_a_missing_row():
     fast, slow = outputs("portfolio_alphas")
     nudged = {"alphas": slow["alphas"].copy()}
