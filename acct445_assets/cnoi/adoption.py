@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 
@@ -37,6 +38,8 @@ def _sentences(text: str) -> Iterable[str]:
                 yield from (part for part in sentence.split(";") if part.strip())
 
 
+# Filings restate the same few dates every quarter; strptime is the slow part.
+@lru_cache(maxsize=4096)
 def _parse_date(raw: str) -> pd.Timestamp | None:
     cleaned = " ".join(raw.replace(",", " ").split())
     for fmt in ("%B %d %Y", "%m/%d/%Y"):

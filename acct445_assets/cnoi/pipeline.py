@@ -71,7 +71,12 @@ def _adoption_in_blocks(blocks) -> pd.Timestamp | None:
         b.text
         for b in blocks
         if b.kind == "text"
-        and any(k in b.text for k in ("326", "2016-13", "CECL", "xpected credit loss"))
+        and (
+            "326" in b.text
+            or "2016-13" in b.text
+            or "CECL" in b.text
+            or "xpected credit loss" in b.text
+        )
         and STANDARD_RE.search(b.text)
     )
     return find_adoption_date(text) if text else None
