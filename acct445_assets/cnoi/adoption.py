@@ -20,6 +20,9 @@ STANDARD_RE = re.compile(
     r"ASU\s+(?:No\.\s*)?2016-13|Topic\s+326|ASC\s+326|\bCECL\b|current expected credit loss",
     re.I,
 )
+# Every STANDARD_RE match holds one of these in `text.lower()`: under re.I only i, k and s
+# also match non-ASCII letters, and the words avoid them (see extract.FALLBACK_KEY_WORDS).
+STANDARD_WORDS = ("2016-13", "326", "cecl", "current expected cred")
 ADOPTED_RE = re.compile(r"\b(?:adopted|adoption of|implemented|became effective)\b", re.I)
 FUTURE_RE = re.compile(
     r"\b(?:will adopt|expects? to adopt|plans? to adopt|is required to adopt|not yet adopted|"
@@ -30,10 +33,17 @@ RULE_LARGE = "2020Q1"
 RULE_OTHER = "2023Q1"
 
 
+def names_standard(text: str) -> bool:
+    """``STANDARD_RE.search(text)``, skipped (a re.I scan of the whole text) when no word of
+    it is there."""
+    low = text.lower()
+    return any(w in low for w in STANDARD_WORDS) and STANDARD_RE.search(text) is not None
+
+
 def _sentences(text: str) -> Iterable[str]:
     # Only paragraphs naming the standard and an adoption are split (splitting is the slow part).
     for para in text.split("\n"):
-        if STANDARD_RE.search(para) and ADOPTED_RE.search(para):
+        if names_standard(para) and ADOPTED_RE.search(para):
             for sentence in split_sentences(" ".join(para.split())):
                 yield from (part for part in sentence.split(";") if part.strip())
 
@@ -56,10 +66,10 @@ def find_adoption_date(text: str) -> pd.Timestamp | None:
     Dates that follow "after" (effective-date language such as "fiscal years beginning
     after December 15, 2022") and forward-looking sentences are ignored.
     """
-    if not text or not STANDARD_RE.search(text):
+    if not text or not names_standard(text):
         return None
     for sentence in _sentences(text):
-        if not (STANDARD_RE.search(sentence) and ADOPTED_RE.search(sentence)):
+        if not (names_standard(sentence) and ADOPTED_RE.search(sentence)):
             continue
         if FUTURE_RE.search(sentence):
             continue
