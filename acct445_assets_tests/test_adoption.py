@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 
 from acct445_assets.cnoi.adoption import (
+    STANDARD_RE,
     adoption_table,
     find_adoption_date,
+    names_standard,
     read_overrides,
     rule_adoption_quarter,
 )
@@ -133,3 +135,52 @@ def test_filer_status_accepts_yes_no_values_and_rejects_others():
     assert rule_adoption_quarter(1) == "2023Q1"
     with pytest.raises(ValueError, match="smaller_reporting_company: not a yes/no value 'maybe'"):
         rule_adoption_quarter("maybe")
+
+
+def test_names_standard_matches_the_case_insensitive_pattern():
+    # Pieces of every STANDARD_RE branch in odd cases and with the letters re.I also
+    # matches outside ASCII (dotless i, long s, Kelvin sign), glued at random.
+    pieces = [
+        "ASU",
+        "asu",
+        "AsU",
+        "No.",
+        " ",
+        "  ",
+        "\t",
+        "2016-13",
+        "2016-1",
+        "Topic",
+        "TOPIC",
+        "topıc",
+        "ASC",
+        "aſc",
+        "326",
+        "32",
+        "CECL",
+        "cecl",
+        "CeCl",
+        "xCECL",
+        "CECLx",
+        "current expected",
+        "CURRENT EXPECTED",
+        " credit loss",
+        " CRED\u0130T LOSS",
+        " credıt loss",
+        "\u212a",
+        "adopted",
+        "İ",
+        "—",
+        "\n",
+        ".",
+    ]
+    rng = np.random.default_rng(17)
+    texts = ["", "On January 1, 2020 the Company adopted ASU 2016-13."]
+    for _ in range(20_000):
+        texts.append("".join(rng.choice(pieces, rng.integers(1, 9))))
+    matched = 0
+    for text in texts:
+        expected = STANDARD_RE.search(text) is not None
+        assert names_standard(text) == expected, text
+        matched += expected
+    assert 0 < matched < len(texts)
