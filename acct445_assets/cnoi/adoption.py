@@ -23,6 +23,12 @@ STANDARD_RE = re.compile(
 # Every STANDARD_RE match holds one of these in `text.lower()`: under re.I only i, k and s
 # also match non-ASCII letters, and the words avoid them (see extract.FALLBACK_KEY_WORDS).
 STANDARD_WORDS = ("2016-13", "326", "cecl", "current expected cred")
+# STANDARD_RE for lower-cased text: without re.I the engine scans several times faster.
+# Same matches unless the text holds one of the letters re.I pairs with i or s.
+STANDARD_LOWER_RE = re.compile(
+    r"asu\s+(?:no\.\s*)?2016-13|topic\s+326|asc\s+326|\bcecl\b|current expected credit loss"
+)
+_RE_I_ODD = ("\u0130", "\u0131", "\u017f")
 ADOPTED_RE = re.compile(r"\b(?:adopted|adoption of|implemented|became effective)\b", re.I)
 FUTURE_RE = re.compile(
     r"\b(?:will adopt|expects? to adopt|plans? to adopt|is required to adopt|not yet adopted|"
@@ -37,7 +43,11 @@ def names_standard(text: str) -> bool:
     """``STANDARD_RE.search(text)``, skipped (a re.I scan of the whole text) when no word of
     it is there."""
     low = text.lower()
-    return any(w in low for w in STANDARD_WORDS) and STANDARD_RE.search(text) is not None
+    if not any(w in low for w in STANDARD_WORDS):
+        return False
+    if text.isascii() or not any(c in text for c in _RE_I_ODD):
+        return STANDARD_LOWER_RE.search(low) is not None
+    return STANDARD_RE.search(text) is not None
 
 
 def _sentences(text: str) -> Iterable[str]:

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .adoption import STANDARD_RE, find_adoption_date
+from .adoption import find_adoption_date, names_standard
 from .extract import CeclNote, document_blocks, locate_note
 from .rubric import RUBRIC_VERSION, NoteUnscorable, note_shingles, score_note
 
@@ -77,7 +77,7 @@ def _adoption_in_blocks(blocks) -> pd.Timestamp | None:
             or "CECL" in b.text
             or "xpected credit loss" in b.text
         )
-        and STANDARD_RE.search(b.text)
+        and names_standard(b.text)
     )
     return find_adoption_date(text) if text else None
 
