@@ -76,7 +76,9 @@ def find_adoption_date(text: str) -> pd.Timestamp | None:
     Dates that follow "after" (effective-date language such as "fiscal years beginning
     after December 15, 2022") and forward-looking sentences are ignored.
     """
-    if not text or not names_standard(text):
+    # No whole-text check for the standard first: every paragraph is checked, and a
+    # paragraph naming it makes the whole text name it.
+    if not text:
         return None
     for sentence in _sentences(text):
         if not (names_standard(sentence) and ADOPTED_RE.search(sentence)):
