@@ -1,14 +1,22 @@
+from datetime import datetime
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from acct445_assets.cnoi.adoption import (
+    ADOPTED_RE,
+    DATE_RE,
+    FUTURE_RE,
+    STANDARD_RE,
     adoption_table,
     find_adoption_date,
+    names_standard,
     read_overrides,
     rule_adoption_quarter,
 )
+from acct445_assets.cnoi.readability import split_sentences
 
 
 @pytest.mark.parametrize(
@@ -133,3 +141,104 @@ def test_filer_status_accepts_yes_no_values_and_rejects_others():
     assert rule_adoption_quarter(1) == "2023Q1"
     with pytest.raises(ValueError, match="smaller_reporting_company: not a yes/no value 'maybe'"):
         rule_adoption_quarter("maybe")
+
+
+def test_names_standard_matches_the_case_insensitive_pattern():
+    # Pieces of every STANDARD_RE branch in odd cases and with the letters re.I also
+    # matches outside ASCII (dotless i, long s, Kelvin sign), glued at random.
+    pieces = [
+        "ASU",
+        "asu",
+        "AsU",
+        "No.",
+        " ",
+        "  ",
+        "\t",
+        "2016-13",
+        "2016-1",
+        "Topic",
+        "TOPIC",
+        "topıc",
+        "ASC",
+        "aſc",
+        "326",
+        "32",
+        "CECL",
+        "cecl",
+        "CeCl",
+        "xCECL",
+        "CECLx",
+        "current expected",
+        "CURRENT EXPECTED",
+        " credit loss",
+        " CRED\u0130T LOSS",
+        " credıt loss",
+        "\u212a",
+        "adopted",
+        "İ",
+        "—",
+        "\n",
+        ".",
+    ]
+    rng = np.random.default_rng(17)
+    texts = ["", "On January 1, 2020 the Company adopted ASU 2016-13."]
+    for _ in range(20_000):
+        texts.append("".join(rng.choice(pieces, rng.integers(1, 9))))
+    matched = 0
+    for text in texts:
+        expected = STANDARD_RE.search(text) is not None
+        assert names_standard(text) == expected, text
+        matched += expected
+    assert 0 < matched < len(texts)
+
+
+def _reference_adoption_date(text):
+    """find_adoption_date as first written: STANDARD_RE on the text, each paragraph, each sentence."""
+    if not text or not STANDARD_RE.search(text):
+        return None
+    for para in text.split("\n"):
+        if not (STANDARD_RE.search(para) and ADOPTED_RE.search(para)):
+            continue
+        for whole in split_sentences(" ".join(para.split())):
+            for sentence in (p for p in whole.split(";") if p.strip()):
+                if not (STANDARD_RE.search(sentence) and ADOPTED_RE.search(sentence)):
+                    continue
+                if FUTURE_RE.search(sentence):
+                    continue
+                for m in DATE_RE.finditer(sentence):
+                    before = sentence[max(0, m.start() - 7) : m.start()].lower()
+                    if "after" in before or "ended" in before:
+                        continue
+                    cleaned = " ".join(m.group(0).replace(",", " ").split())
+                    for fmt in ("%B %d %Y", "%m/%d/%Y"):
+                        try:
+                            return pd.Timestamp(datetime.strptime(cleaned, fmt))
+                        except ValueError:
+                            continue
+    return None
+
+
+def test_find_adoption_date_matches_the_reference_on_random_paragraphs():
+    pieces = [
+        "On January 1, 2020, the Company adopted ASU 2016-13.",
+        "The Bank adopted ASC\n326 on 1/1/2021.",
+        "It will adopt CECL on January 1, 2023.",
+        "For fiscal years beginning after December 15, 2022, Topic 326 applies; the Company adopted it.",
+        "Adoption of current expected credıt losses (CECL) was implemented March 31, 2021.",
+        "ASU No. 2016-13 became effective October 1, 2020",
+        "The allowance is reviewed each quarter.",
+        "Loans are grouped into pools.",
+        " ",
+        "\n",
+        "; ",
+        "\u2014",
+        "aſc 326 adopted June 30, 2022.",
+    ]
+    rng = np.random.default_rng(445)
+    found = 0
+    for _ in range(3_000):
+        text = " ".join(rng.choice(pieces, rng.integers(1, 7)))
+        expected = _reference_adoption_date(text)
+        assert find_adoption_date(text) == expected, text
+        found += expected is not None
+    assert 0 < found < 3_000

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 
@@ -19,6 +20,15 @@ STANDARD_RE = re.compile(
     r"ASU\s+(?:No\.\s*)?2016-13|Topic\s+326|ASC\s+326|\bCECL\b|current expected credit loss",
     re.I,
 )
+# Every STANDARD_RE match holds one of these in `text.lower()`: under re.I only i, k and s
+# also match non-ASCII letters, and the words avoid them (see extract.FALLBACK_KEY_WORDS).
+STANDARD_WORDS = ("2016-13", "326", "cecl", "current expected cred")
+# STANDARD_RE for lower-cased text: without re.I the engine scans several times faster.
+# Same matches unless the text holds one of the letters re.I pairs with i or s.
+STANDARD_LOWER_RE = re.compile(
+    r"asu\s+(?:no\.\s*)?2016-13|topic\s+326|asc\s+326|\bcecl\b|current expected credit loss"
+)
+_RE_I_ODD = ("\u0130", "\u0131", "\u017f")
 ADOPTED_RE = re.compile(r"\b(?:adopted|adoption of|implemented|became effective)\b", re.I)
 FUTURE_RE = re.compile(
     r"\b(?:will adopt|expects? to adopt|plans? to adopt|is required to adopt|not yet adopted|"
@@ -29,14 +39,27 @@ RULE_LARGE = "2020Q1"
 RULE_OTHER = "2023Q1"
 
 
+def names_standard(text: str) -> bool:
+    """``STANDARD_RE.search(text)``, skipped (a re.I scan of the whole text) when no word of
+    it is there."""
+    low = text.lower()
+    if not any(w in low for w in STANDARD_WORDS):
+        return False
+    if text.isascii() or not any(c in text for c in _RE_I_ODD):
+        return STANDARD_LOWER_RE.search(low) is not None
+    return STANDARD_RE.search(text) is not None
+
+
 def _sentences(text: str) -> Iterable[str]:
     # Only paragraphs naming the standard and an adoption are split (splitting is the slow part).
     for para in text.split("\n"):
-        if STANDARD_RE.search(para) and ADOPTED_RE.search(para):
+        if names_standard(para) and ADOPTED_RE.search(para):
             for sentence in split_sentences(" ".join(para.split())):
                 yield from (part for part in sentence.split(";") if part.strip())
 
 
+# Filings restate the same few dates every quarter; strptime is the slow part.
+@lru_cache(maxsize=4096)
 def _parse_date(raw: str) -> pd.Timestamp | None:
     cleaned = " ".join(raw.replace(",", " ").split())
     for fmt in ("%B %d %Y", "%m/%d/%Y"):
@@ -53,10 +76,12 @@ def find_adoption_date(text: str) -> pd.Timestamp | None:
     Dates that follow "after" (effective-date language such as "fiscal years beginning
     after December 15, 2022") and forward-looking sentences are ignored.
     """
-    if not text or not STANDARD_RE.search(text):
+    # No whole-text check for the standard first: every paragraph is checked, and a
+    # paragraph naming it makes the whole text name it.
+    if not text:
         return None
     for sentence in _sentences(text):
-        if not (STANDARD_RE.search(sentence) and ADOPTED_RE.search(sentence)):
+        if not (names_standard(sentence) and ADOPTED_RE.search(sentence)):
             continue
         if FUTURE_RE.search(sentence):
             continue

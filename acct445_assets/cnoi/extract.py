@@ -576,12 +576,10 @@ def _statements_anchor(blocks: list[Block]) -> tuple[int | None, float | None]:
     bs_idx = None
     acl = None
     for i, b in enumerate(blocks):
-        if (
-            b.kind == "text"
-            and b.tokens <= 20
-            and any(w in b.text.lower() for w in BALANCE_SHEET_WORDS)
-            and BALANCE_SHEET_RE.search(b.text)
-        ):
+        if b.kind != "text" or b.tokens > 20:
+            continue
+        low = b.text.lower()
+        if any(w in low for w in BALANCE_SHEET_WORDS) and BALANCE_SHEET_RE.search(b.text):
             for j in range(i + 1, min(i + 6, len(blocks))):
                 t = blocks[j]
                 if t.kind == "table" and "total assets" in t.text.lower():
@@ -772,11 +770,15 @@ def locate_note(blocks: list[Block]) -> CeclNote:
     return note
 
 
+def _has_fallback_word(low: str) -> bool:
+    return any(w in low for w in FALLBACK_KEY_WORDS)
+
+
 def _fallback(blocks: list[Block], anchor: int | None) -> tuple[int, int] | None:
     """The densest run of CECL keywords, extended to the end of its section."""
     hits = [
         len(FALLBACK_KEY_RE.findall(b.text))
-        if b.kind != "image" and any(w in b.text.lower() for w in FALLBACK_KEY_WORDS)
+        if b.kind != "image" and _has_fallback_word(b.text.lower())
         else 0
         for b in blocks
     ]

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .adoption import STANDARD_RE, find_adoption_date
+from .adoption import find_adoption_date, names_standard
 from .extract import CeclNote, document_blocks, locate_note
 from .rubric import RUBRIC_VERSION, NoteUnscorable, note_shingles, score_note
 
@@ -71,8 +71,13 @@ def _adoption_in_blocks(blocks) -> pd.Timestamp | None:
         b.text
         for b in blocks
         if b.kind == "text"
-        and any(k in b.text for k in ("326", "2016-13", "CECL", "xpected credit loss"))
-        and STANDARD_RE.search(b.text)
+        and (
+            "326" in b.text
+            or "2016-13" in b.text
+            or "CECL" in b.text
+            or "xpected credit loss" in b.text
+        )
+        and names_standard(b.text)
     )
     return find_adoption_date(text) if text else None
 
