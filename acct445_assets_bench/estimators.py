@@ -38,11 +38,14 @@ def restrict(inputs: dict, ciks) -> dict:
     return out
 
 
-def bench_events(returns: pd.DataFrame) -> list[str]:
+def bench_events(returns: pd.DataFrame, wide: pd.DataFrame | None = None) -> list[str]:
     """The benchmark's events that the data can estimate: at least a year of sessions
     before (the estimation window) and some after; the middle session otherwise, so a
     short --start/--end still runs."""
-    dates = pd.DatetimeIndex(pd.to_datetime(returns["date"]).unique()).sort_values()
+    if wide is not None:
+        dates = pd.DatetimeIndex(wide.index)
+    else:
+        dates = pd.DatetimeIndex(pd.to_datetime(returns["date"]).unique()).sort_values()
     usable = [e for e in EVENTS if len(dates[dates < e]) >= 260 and len(dates[dates > e]) >= 10]
     return usable or [str(dates[len(dates) // 2].date())]
 
@@ -53,7 +56,7 @@ def returns_matrix(inputs: dict) -> dict:
 
 
 def event_study_fast(inputs: dict) -> dict:
-    events = list(inputs.get("events") or bench_events(inputs["returns"]))
+    events = list(inputs.get("events") or bench_events(inputs["returns"], inputs.get("wide")))
     result = event_study(
         inputs["returns"], events, market=inputs["market"], model="market", wide=inputs.get("wide")
     )

@@ -214,14 +214,16 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks down each column (1 = smallest, ties averaged, NaN left NaN), as pandas'
     ``rank(method="average")``. One argsort of the whole matrix; only columns with ties
     go through pandas."""
-    order = np.argsort(values, axis=0, kind="stable")
-    ranks = np.empty_like(values, dtype=float)
-    positions = np.arange(1, len(values) + 1, dtype=float)[:, None]
-    np.put_along_axis(ranks, order, np.broadcast_to(positions, values.shape), axis=0)
-    missing = np.isnan(values)
-    ranks[missing] = np.nan
-    ordered = np.take_along_axis(values, order, axis=0)
-    tied = (ordered[1:] == ordered[:-1]).any(axis=0)
+    # Sorted as rows of the transpose: each column contiguous, twice as fast as axis=0.
+    series = np.ascontiguousarray(values.T)
+    order = np.argsort(series, axis=1, kind="stable")
+    ranks = np.empty_like(series, dtype=float)
+    positions = np.arange(1, series.shape[1] + 1, dtype=float)
+    np.put_along_axis(ranks, order, np.broadcast_to(positions, series.shape), axis=1)
+    ranks[np.isnan(series)] = np.nan
+    ordered = np.take_along_axis(series, order, axis=1)
+    tied = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+    ranks = ranks.T
     if tied.any():
         ranks[:, tied] = pd.DataFrame(values[:, tied]).rank(axis=0, method="average").to_numpy()
     return ranks
