@@ -243,18 +243,26 @@ def bank_prices(
     batch = price_source.prices(str(first.date()), str(last.date()), tickers, ciks=ciks)
     frame = finish_prices(batch.frame)
     sessions = trading_days(first, last)
-    off_session = frame[~pd.to_datetime(frame["date"]).isin(sessions)]
-    frame = frame[pd.to_datetime(frame["date"]).isin(sessions)]
-    ciks = bank_universe.drop_duplicates("ticker").set_index("ticker")["cik"]
-    frame = frame.assign(cik=frame["ticker"].map(ciks).astype("string"))
-    # Shares come only from the source's own dated rows (known from that date on):
-    # never the universe's latest value carried back over earlier days (METHODS 0).
-    frame = frame[PRICE_COLUMNS]
+    dates = pd.to_datetime(frame["date"])
+    on_session = dates.isin(sessions).to_numpy()
+    off_session = frame.loc[~on_session, ["date", "ticker"]]
     # By (date, ticker) through integer codes: sort_values on 12M ticker strings takes seconds.
     ticker_order = pd.factorize(frame["ticker"], sort=True)[0]
-    rows = np.lexsort((ticker_order, pd.to_datetime(frame["date"]).to_numpy()))
-    frame = frame.iloc[rows].reset_index(drop=True)
-    frame["date"] = as_date(frame["date"]).to_numpy()
+    kept = np.flatnonzero(on_session)
+    rows = kept[np.lexsort((ticker_order[kept], dates.to_numpy()[kept]))]
+    ciks = bank_universe.drop_duplicates("ticker").set_index("ticker")["cik"]
+    # Shares come only from the source's own dated rows (known from that date on):
+    # never the universe's latest value carried back over earlier days (METHODS 0).
+    # Each column gathered once into its own block: at 5,000 banks every full copy of the
+    # 12M-row panel is about 1 GB of peak memory.
+    columns = {
+        col: frame["ticker"].iloc[rows].map(ciks).astype("string").reset_index(drop=True)
+        if col == "cik"
+        else frame[col].to_numpy()[rows]
+        for col in PRICE_COLUMNS
+    }
+    columns["date"] = as_date(pd.Series(columns["date"])).to_numpy()
+    frame = pd.DataFrame(columns, copy=False)
     if batch.missing:
         context.log.warning(f"no price data for {len(batch.missing)} ticker(s): {batch.missing}")
     off_list = [

@@ -53,8 +53,11 @@ PRICE_DEFAULTS = {
 
 
 def finish_prices(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the contract columns a source does not have, with their documented defaults."""
-    frame = frame.copy()
+    """Add the contract columns a source does not have, with their documented defaults.
+
+    Columns are replaced, never written into, so a shallow copy leaves the caller's frame
+    as it was without copying 12M rows."""
+    frame = frame.copy(deep=False)
     for col, default in PRICE_DEFAULTS.items():
         if col not in frame.columns:
             frame[col] = np.nan if default is None else default
@@ -68,7 +71,8 @@ def finish_prices(frame: pd.DataFrame) -> pd.DataFrame:
         "delisting_return",
         "shares_outstanding",
     ):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        if frame[col].dtype != float:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
 

@@ -80,8 +80,8 @@ class SamplePrices:
         return self.spec.universe_data().banks[UNIVERSE_COLUMNS].copy()
 
     def prices(self, start, end, tickers, ciks=None) -> PriceBatch:
-        frame = self.spec.universe_data().panel.frame(start, end, tickers)
-        return PriceBatch(frame.drop(columns="cik"), [], self.spec.metadata())
+        frame = self.spec.universe_data().panel.frame(start, end, tickers, with_cik=False)
+        return PriceBatch(frame, [], self.spec.metadata())
 
     def benchmarks(self, start, end) -> pd.DataFrame:
         return between(self.spec.universe_data().benchmarks, start, end).reset_index(drop=True)

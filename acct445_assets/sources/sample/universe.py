@@ -70,9 +70,10 @@ class PricePanel:
     volume: np.ndarray
     alive: np.ndarray
 
-    def frame(self, start=None, end=None, tickers=None) -> pd.DataFrame:
+    def frame(self, start=None, end=None, tickers=None, with_cik: bool = True) -> pd.DataFrame:
         """``date, ticker, cik, adj_close, volume, shares_outstanding, delisted`` rows for
-        sessions in [start, end] (inclusive) and the given tickers, in (date, bank) order."""
+        sessions in [start, end] (inclusive) and the given tickers, in (date, bank) order
+        (without ``cik`` for a price source, whose assets attach it)."""
         lo = 0 if start is None else self.dates.searchsorted(pd.Timestamp(start), "left")
         hi = len(self.dates) if end is None else self.dates.searchsorted(pd.Timestamp(end), "right")
         cols = (
@@ -83,23 +84,27 @@ class PricePanel:
         ii, jj = np.nonzero(self.alive[lo:hi][:, cols])
         ii, jj = ii + lo, cols[jj]
         days = self.dates.to_numpy()[ii]
+        adj_close = self.adj_close[ii, jj]
         # The sample pays no dividends and never splits, so its close is the adjusted close.
-        return pd.DataFrame(
-            {
-                "date": self.dates[ii],
-                "ticker": self.tickers[jj],
-                "cik": self.ciks[jj],
-                "adj_close": self.adj_close[ii, jj],
-                "volume": self.volume[ii, jj],
-                "shares_outstanding": self.shares[jj],
-                "delisted": days == self.delisted_on[jj],
-                "close": self.adj_close[ii, jj],
-                "dividend": 0.0,
-                "split_ratio": 1.0,
-                "ret": np.nan,
-                "delisting_return": np.nan,
-            }
-        )
+        columns = {
+            "date": days,
+            "ticker": self.tickers[jj],
+            "cik": self.ciks[jj],
+            "adj_close": adj_close,
+            "volume": self.volume[ii, jj],
+            "shares_outstanding": self.shares[jj],
+            "delisted": days == self.delisted_on[jj],
+            "close": adj_close.copy(),
+            "dividend": np.zeros(len(ii)),
+            "split_ratio": np.ones(len(ii)),
+            "ret": np.full(len(ii), np.nan),
+            "delisting_return": np.full(len(ii), np.nan),
+        }
+        if not with_cik:
+            del columns["cik"]
+        # copy=False: one block per column, not a consolidated copy of 12M rows (at 5,000
+        # banks each full copy of the panel is about 1 GB).
+        return pd.DataFrame(columns, copy=False)
 
 
 @dataclass
