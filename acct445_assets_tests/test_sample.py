@@ -101,3 +101,25 @@ def test_periods_without_the_2023_crisis_have_no_failures():
     assert early.truth["failed_banks"] == []
     assert not early.prices["delisted"].any()
     assert early.prices["date"].max() == pd.Timestamp("2020-12-31")
+
+
+def test_the_universe_is_cached_on_disk_and_rebuilt_when_stale_or_damaged(tmp_path):
+    from acct445_assets.sources.sample import store
+
+    args = (7, 12, "2022-01-01", "2022-06-30")
+    made = store.load_sample_universe.__wrapped__(*args, cache_dir=str(tmp_path))
+    cached = sorted((tmp_path / "cache").glob("universe-*.pkl"))
+    assert [p.name for p in cached] == [
+        f"universe-7-12-2022-01-01-2022-06-30-{store.generator_fingerprint()}.pkl"
+    ]
+    again = store.load_sample_universe.__wrapped__(*args, cache_dir=str(tmp_path))
+    pd.testing.assert_frame_equal(again.prices, made.prices)
+    assert again.truth == made.truth
+    # A file from other generator code is replaced; a damaged one is rebuilt.
+    stale = tmp_path / "cache" / "universe-7-12-2022-01-01-2022-06-30-0000000000000000.pkl"
+    stale.write_bytes(b"old")
+    cached[0].write_bytes(b"not a pickle")
+    rebuilt = store.load_sample_universe.__wrapped__(*args, cache_dir=str(tmp_path))
+    pd.testing.assert_frame_equal(rebuilt.prices, made.prices)
+    assert not stale.exists()
+    assert cached[0].read_bytes()[:1] == b"\x80"

@@ -39,7 +39,9 @@ class SampleSpec:
     sample_dir: str = "data/sample"
 
     def universe_data(self):
-        return load_sample_universe(self.seed, self.n_banks, self.start, self.end)
+        return load_sample_universe(
+            self.seed, self.n_banks, self.start, self.end, cache_dir=self.sample_dir
+        )
 
     def banks(self) -> pd.DataFrame:
         return load_sample_banks(self.seed, self.n_banks, self.start, self.end)
