@@ -31,7 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .stats import annualised_sharpe, latest_known, newey_west_mean, one_blas_thread
+from .stats import (
+    annualised_sharpe,
+    as_datetime,
+    latest_known,
+    newey_west_mean,
+    one_blas_thread,
+)
 
 SPREAD = "spread"
 
@@ -99,7 +105,7 @@ def assign_groups(
     if n_groups < 2:
         raise ValueError(f"n_groups must be at least 2, got {n_groups}")
     frame = universe.loc[universe["cnoi"].notna()].copy()
-    frame["rebalance_date"] = pd.to_datetime(frame["rebalance_date"])
+    frame["rebalance_date"] = as_datetime(frame["rebalance_date"])
     if frame.duplicated(["rebalance_date", "cik"]).any():
         dup = frame.loc[frame.duplicated(["rebalance_date", "cik"]), ["rebalance_date", "cik"]]
         raise ValueError(
@@ -384,7 +390,7 @@ def holding_returns(
         raise ValueError(f"portfolio assignments lack columns {missing}")
     if assignments.empty:
         raise ValueError("portfolio assignments are empty")
-    assignments = assignments.assign(rebalance_date=pd.to_datetime(assignments["rebalance_date"]))
+    assignments = assignments.assign(rebalance_date=as_datetime(assignments["rebalance_date"]))
     n_groups = int(assignments["n_groups"].max())
     if wide is None:
         wide = wide_returns(returns)

@@ -15,8 +15,18 @@ import pandas as pd
 from scipy import linalg, stats
 from threadpoolctl import ThreadpoolController
 
-_THREADPOOLS: ThreadpoolController | None = None
+# Built at import: finding the BLAS libraries reads every loaded library's path (20 ms),
+# which a first estimate in a fresh process would otherwise pay.
+_THREADPOOLS = ThreadpoolController()
 PERIODS_PER_YEAR = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "annual": 1}
+
+
+def as_datetime(values):
+    """``pd.to_datetime`` that returns datetime64 input as it is (to_datetime still scans a
+    sample of a datetime column's values, a few ms per 100,000 rows)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return pd.to_datetime(values)
 
 
 def default_nw_lags(n_obs: int) -> int:
@@ -42,9 +52,6 @@ def one_blas_thread(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        global _THREADPOOLS
-        if _THREADPOOLS is None:
-            _THREADPOOLS = ThreadpoolController()
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             return function(*args, **kwargs)
 
