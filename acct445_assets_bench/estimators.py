@@ -109,8 +109,7 @@ def portfolio_alphas_slow(inputs: dict) -> dict:
 def firm_alphas_fast(inputs: dict) -> dict:
     factors = inputs["factors_daily"].set_index("date")
     wide = inputs["wide"] if "wide" in inputs else wide_returns(inputs["returns"])
-    excess = wide.sub(factors["rf"].reindex(wide.index), axis=0)
-    alphas = regress_on_models(excess, factors, MODELS)
+    alphas = regress_on_models(wide, factors, MODELS, rf=factors["rf"])
     return {"alphas": alphas}
 
 

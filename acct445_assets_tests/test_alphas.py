@@ -288,3 +288,16 @@ def test_banks_sharing_a_span_fit_through_one_design_and_match_statsmodels(monke
         assert row.t_mkt_rf == pytest.approx(ref.tvalues["mkt_rf"], rel=1e-8)
         assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
         assert row.n == len(frame)
+    # Raw returns with rf given are the excess returns' regressions (rf missing on a day
+    # drops that day, as a missing excess return would).
+    rf = pd.Series(rng.uniform(0, 2e-4, len(dates)), index=dates)
+    with_rf = regress_on_models(returns.add(rf, axis=0), factors, ["capm", "ff5_mom"], rf=rf)
+    cols = ["alpha", "alpha_t", "beta_mkt_rf", "r2", "n"]
+    np.testing.assert_allclose(with_rf[cols].to_numpy(float), got[cols].to_numpy(float), rtol=1e-9)
+    rf.iloc[200] = np.nan
+    gapped = regress_on_models(returns.add(rf.fillna(0), axis=0), factors, ["capm"], rf=rf)
+    assert (
+        gapped.set_index("portfolio")["n"]
+        == got[got.model == "capm"].set_index("portfolio")["n"]
+        - returns.iloc[200].notna().astype(int)
+    ).all()

@@ -55,8 +55,10 @@ def regress_on_models(
     nw_lags: int | None = None,
     frequency: str = "daily",
     min_obs_margin: int = 20,
+    rf: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """OLS with Newey-West SEs of each column of ``returns`` (already excess) on each model.
+    """OLS with Newey-West SEs of each column of ``returns`` (already excess, or less ``rf``
+    by date when given: no excess-return copy of a dates x banks matrix) on each model.
 
     ``returns`` and ``factors`` are indexed by the same dates. Returns one row per
     (portfolio, model) with alpha per period, annualised alpha, t, p, betas, R^2, N.
@@ -73,6 +75,10 @@ def regress_on_models(
         values = values[on_factor_dates]
     observed = np.isfinite(values)
     aligned = factors.reindex(dates)
+    offset = None
+    if rf is not None:
+        offset = rf.reindex(dates).to_numpy(dtype=float)
+        observed &= np.isfinite(offset)[:, None]
     blocks = []
     for model in models:
         cols = list(model_factors(model))
@@ -101,7 +107,7 @@ def regress_on_models(
         X = design_matrix(aligned[cols].fillna(0.0), model)
         blocks.extend(
             _fit_rows(returns.columns, dates, finite, members, fit, model, cols)
-            for members, fit in _fit_columns(X, values, finite, estimable, nw_lags)
+            for members, fit in _fit_columns(X, values, finite, estimable, nw_lags, offset)
         )
     if not blocks:
         return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
@@ -118,14 +124,19 @@ def regress_on_models(
     return out.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def _fit_columns(X, values, finite, estimable, nw_lags):
-    """(columns, fit) pairs covering every estimable column of ``values``.
+def _fit_columns(X, values, finite, estimable, nw_lags, offset=None):
+    """(columns, fit) pairs covering every estimable column of ``values`` (less ``offset``).
 
     Columns observed over the same unbroken span (most banks: listed throughout) share
     one design and go through ``ols_hac`` on that span; the other one-span columns are
     fitted together by ``ols_hac_masked``; columns with gaps, per missing-value pattern,
     as statsmodels would on their own rows.
     """
+
+    def columns_of(group):
+        picked = values[:, group]
+        return picked if offset is None else picked - offset[:, None]
+
     spans = estimable & contiguous_columns(finite)
     first = finite.argmax(axis=0)
     last = len(finite) - 1 - finite[::-1].argmax(axis=0)
@@ -140,14 +151,24 @@ def _fit_columns(X, values, finite, estimable, nw_lags):
         begin, end = span_codes[code]
         group = members[span_of == code]
         fits.append(
-            (group, ols_hac(X[begin : end + 1], values[begin : end + 1], nw_lags, columns=group))
+            (
+                group,
+                ols_hac(
+                    X[begin : end + 1],
+                    values[begin : end + 1],
+                    nw_lags,
+                    columns=group,
+                    offset=None if offset is None else offset[begin : end + 1],
+                ),
+            )
         )
+
     scattered = members[sizes[span_of] < SHARED_SPAN_MIN]
     if len(scattered):
         fits.append(
             (
                 scattered,
-                ols_hac_masked(X, values[:, scattered], finite[:, scattered], nw_lags),
+                ols_hac_masked(X, columns_of(scattered), finite[:, scattered], nw_lags),
             )
         )
     patterns: dict[bytes, list[int]] = {}
@@ -156,7 +177,7 @@ def _fit_columns(X, values, finite, estimable, nw_lags):
     for group in patterns.values():
         mask = finite[:, group[0]]
         # Columns first: values[mask] would copy every column once per pattern.
-        fits.append((np.asarray(group), ols_hac(X[mask], values[:, group][mask], lags=nw_lags)))
+        fits.append((np.asarray(group), ols_hac(X[mask], columns_of(group)[mask], lags=nw_lags)))
     return fits
 
 

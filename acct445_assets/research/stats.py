@@ -79,6 +79,7 @@ def ols_hac(
     small_sample: bool = False,
     columns: np.ndarray | None = None,
     block: int = 32,
+    offset: np.ndarray | None = None,
 ) -> OLSBatch:
     """OLS of every column of Y (or of Y's ``columns``) on X with Newey-West (Bartlett) SEs.
 
@@ -90,7 +91,8 @@ def ols_hac(
     (c_0 = 1, c_l = 2), so each lag costs one (k x T) @ (T x m) product rather than k^2
     per column. Columns go through in blocks of ``block`` so that every temporary stays
     in cache: a (T x m) temporary is a fresh allocation the kernel must fault in, which
-    cost more than the arithmetic.
+    cost more than the arithmetic. ``offset`` (T,) is subtracted from every column first
+    (excess returns without a copy of the whole matrix).
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
@@ -125,6 +127,8 @@ def ols_hac(
     products = np.empty_like(resid)
     for start in range(0, m, block):
         y = Y[:, columns[start : start + block]]
+        if offset is not None:
+            y = y - offset[:, None]
         width = y.shape[1]
         if not np.isfinite(y).all():
             raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
