@@ -251,6 +251,7 @@ def test_banks_sharing_a_span_fit_through_one_design_and_match_statsmodels(monke
         [f"full{i}" for i in range(n_full)]
         + [f"cohort{i}" for i in range(n_cohort)]
         + ["late1", "late2", "late3", "gap"]
+        + [f"recent{i}" for i in range(alphas.SHARED_SPAN_MIN)]
     )
     returns = pd.DataFrame(
         factors[["mkt_rf", "smb", "hml"]].to_numpy() @ rng.normal(0.8, 0.3, (3, len(names)))
@@ -262,20 +263,31 @@ def test_banks_sharing_a_span_fit_through_one_design_and_match_statsmodels(monke
     returns.iloc[:120, n_full : n_full + n_cohort] = np.nan
     for j, start in zip(range(n_full + n_cohort, n_full + n_cohort + 3), (50, 61, 77), strict=True):
         returns.iloc[:start, j] = np.nan
-    returns.iloc[200:210, -1] = np.nan
+    gap = names.index("gap")
+    returns.iloc[200:210, gap] = np.nan
+    # Listed for the last 25 days: enough for CAPM (k + 20 = 22), not for FF5+MOM (27).
+    returns.iloc[:-25, gap + 1 :] = np.nan
     shared_calls = []
-    real_ols_hac = alphas.ols_hac
+    real = alphas.ols_hac_designs
 
-    def spy(X, Y, lags=None, small_sample=False, columns=None, **kw):
-        if columns is not None:
-            shared_calls.append(len(columns))
-        return real_ols_hac(X, Y, lags, small_sample, columns=columns, **kw)
+    def spy(designs, Y, lags=None, small_sample=False, columns=None, **kw):
+        shared_calls.append((len(designs), len(columns)))
+        return real(designs, Y, lags, small_sample, columns=columns, **kw)
 
-    monkeypatch.setattr(alphas, "ols_hac", spy)
+    monkeypatch.setattr(alphas, "ols_hac_designs", spy)
     got = regress_on_models(returns, factors, models=["capm", "ff5_mom"])
-    assert sorted(shared_calls) == sorted([n_full, n_cohort] * 2)
-    assert (got["status"] == "ok").all() and len(got) == 2 * len(names)
-    for row in got.itertuples():
+    # One pass per shared span, both models in it.
+    assert sorted(shared_calls) == sorted([(2, n_full), (2, n_cohort), (1, n_cohort)])
+    recent = got["portfolio"].str.startswith("recent")
+    assert (got.loc[recent & (got["model"] == "capm"), "status"] == "ok").all()
+    assert (
+        got.loc[recent & (got["model"] == "ff5_mom"), "status"]
+        .str.startswith("not estimable: N = 25 < k + 20 = 27")
+        .all()
+    )
+    assert len(got) == 2 * len(names)
+    assert (got.loc[~(recent & (got["model"] == "ff5_mom")), "status"] == "ok").all()
+    for row in got[got["status"] == "ok"].itertuples():
         cols = list(alphas.model_factors(row.model))
         frame = pd.concat([returns[row.portfolio].rename("y"), factors[cols]], axis=1).dropna()
         lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))

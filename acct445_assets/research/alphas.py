@@ -29,7 +29,14 @@ from .factor_models import (
     model_factors,
 )
 from .portfolios import SPREAD
-from .stats import contiguous_columns, ols_hac, ols_hac_masked, one_blas_thread, periods_per_year
+from .stats import (
+    contiguous_columns,
+    ols_hac,
+    ols_hac_designs,
+    ols_hac_masked,
+    one_blas_thread,
+    periods_per_year,
+)
 
 ALL_FACTORS = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
 # Columns sharing a span below this many are cheaper in the masked batch than in a design of their own.
@@ -80,35 +87,48 @@ def regress_on_models(
         offset = rf.reindex(dates).to_numpy(dtype=float)
         observed &= np.isfinite(offset)[:, None]
     blocks = []
+    # Models whose factors cover the same days share each bank's sample, so the spans,
+    # and the pass over each block of banks, are shared too.
+    samples: dict[bytes, list[str]] = {}
     for model in models:
-        cols = list(model_factors(model))
+        factor_ok = aligned[list(model_factors(model))].notna().all(axis=1).to_numpy()
+        samples.setdefault(factor_ok.tobytes(), []).append(model)
+    for sample_models in samples.values():
+        cols = list(model_factors(sample_models[0]))
         factor_ok = aligned[cols].notna().all(axis=1).to_numpy()
         finite = observed if factor_ok.all() else observed & factor_ok[:, None]
         nobs = finite.sum(axis=0)
-        n_params = len(cols) + 1
-        estimable = nobs >= n_params + min_obs_margin
-        if (~estimable).any():
-            short = np.flatnonzero(~estimable)
+        spans = SpanGroups(finite)
+        estimable = {}
+        for model in sample_models:
+            n_params = len(model_factors(model)) + 1
+            estimable[model] = nobs >= n_params + min_obs_margin
+            if (~estimable[model]).any():
+                short = np.flatnonzero(~estimable[model])
+                blocks.append(
+                    pd.DataFrame(
+                        {
+                            "portfolio": np.asarray(returns.columns)[short],
+                            "model": model,
+                            "model_label": MODEL_LABELS[model],
+                            "n": nobs[short],
+                            "status": [
+                                f"not estimable: N = {n} < k + {min_obs_margin} = "
+                                f"{n_params + min_obs_margin} ({n_params} parameters)"
+                                for n in nobs[short]
+                            ],
+                        }
+                    )
+                )
+        designs = {
+            m: design_matrix(aligned[list(model_factors(m))].fillna(0.0), m) for m in sample_models
+        }
+        for model, members, fit in _fit_columns(designs, values, spans, estimable, nw_lags, offset):
             blocks.append(
-                pd.DataFrame(
-                    {
-                        "portfolio": np.asarray(returns.columns)[short],
-                        "model": model,
-                        "model_label": MODEL_LABELS[model],
-                        "n": nobs[short],
-                        "status": [
-                            f"not estimable: N = {n} < k + {min_obs_margin} = "
-                            f"{n_params + min_obs_margin} ({n_params} parameters)"
-                            for n in nobs[short]
-                        ],
-                    }
+                _fit_rows(
+                    returns.columns, dates, finite, members, fit, model, list(model_factors(model))
                 )
             )
-        X = design_matrix(aligned[cols].fillna(0.0), model)
-        blocks.extend(
-            _fit_rows(returns.columns, dates, finite, members, fit, model, cols)
-            for members, fit in _fit_columns(X, values, finite, estimable, nw_lags, offset)
-        )
     if not blocks:
         return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
     out = pd.concat(blocks, ignore_index=True)
@@ -124,60 +144,85 @@ def regress_on_models(
     return out.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def _fit_columns(X, values, finite, estimable, nw_lags, offset=None):
-    """(columns, fit) pairs covering every estimable column of ``values`` (less ``offset``).
+class SpanGroups:
+    """Columns of a (T, m) sample mask grouped by their span: ``contiguous`` columns are
+    one unbroken run of True rows, ``groups`` the (first, last, members) of each span
+    held by at least SHARED_SPAN_MIN such columns."""
+
+    def __init__(self, finite: np.ndarray):
+        self.finite = finite
+        self.contiguous = contiguous_columns(finite)
+        first = finite.argmax(axis=0)
+        last = len(finite) - 1 - finite[::-1].argmax(axis=0)
+        members = np.flatnonzero(self.contiguous)
+        codes, span_of = np.unique(
+            np.column_stack([first[members], last[members]]), axis=0, return_inverse=True
+        )
+        span_of = span_of.ravel()
+        sizes = np.bincount(span_of, minlength=len(codes))
+        self.groups = [
+            (int(codes[c][0]), int(codes[c][1]), members[span_of == c])
+            for c in np.flatnonzero(sizes >= SHARED_SPAN_MIN)
+        ]
+        self.in_group = np.zeros(finite.shape[1], dtype=bool)
+        for _, _, group in self.groups:
+            self.in_group[group] = True
+
+
+def _fit_columns(designs, values, spans, estimable, nw_lags, offset=None):
+    """(model, columns, fit) triples covering every estimable column of ``values`` (less
+    ``offset``) for each model of one sample.
 
     Columns observed over the same unbroken span (most banks: listed throughout) share
-    one design and go through ``ols_hac`` on that span; the other one-span columns are
-    fitted together by ``ols_hac_masked``; columns with gaps, per missing-value pattern,
-    as statsmodels would on their own rows.
+    one design per model and go through ``ols_hac_designs`` on that span, all models in
+    one pass; the other one-span columns are fitted together by ``ols_hac_masked``;
+    columns with gaps, per missing-value pattern, as statsmodels would on their own rows.
     """
+    finite = spans.finite
 
     def columns_of(group):
         picked = values[:, group]
         return picked if offset is None else picked - offset[:, None]
 
-    spans = estimable & contiguous_columns(finite)
-    first = finite.argmax(axis=0)
-    last = len(finite) - 1 - finite[::-1].argmax(axis=0)
-    members = np.flatnonzero(spans)
-    span_codes, span_of = np.unique(
-        np.column_stack([first[members], last[members]]), axis=0, return_inverse=True
-    )
-    span_of = span_of.ravel()
-    sizes = np.bincount(span_of, minlength=len(span_codes))
     fits = []
-    for code in np.flatnonzero(sizes >= SHARED_SPAN_MIN):
-        begin, end = span_codes[code]
-        group = members[span_of == code]
-        fits.append(
-            (
-                group,
-                ols_hac(
-                    X[begin : end + 1],
-                    values[begin : end + 1],
+    for begin, end, group in spans.groups:
+        rows = slice(begin, end + 1)
+        # A model short of observations on this span (a short listing) leaves the shared
+        # pass for its own.
+        together = [m for m in designs if estimable[m][group].all()]
+        alone = [m for m in designs if m not in together]
+        fitted = ols_hac_designs(
+            [designs[m][rows] for m in together],
+            values[rows],
+            nw_lags,
+            columns=group,
+            offset=None if offset is None else offset[rows],
+        )
+        fits.extend((m, group, fit) for m, fit in zip(together, fitted, strict=True))
+        for m in alone:
+            kept = group[estimable[m][group]]
+            if len(kept):
+                fit = ols_hac(
+                    designs[m][rows],
+                    values[rows],
                     nw_lags,
-                    columns=group,
-                    offset=None if offset is None else offset[begin : end + 1],
-                ),
-            )
-        )
-
-    scattered = members[sizes[span_of] < SHARED_SPAN_MIN]
-    if len(scattered):
-        fits.append(
-            (
-                scattered,
-                ols_hac_masked(X, columns_of(scattered), finite[:, scattered], nw_lags),
-            )
-        )
-    patterns: dict[bytes, list[int]] = {}
-    for j in np.flatnonzero(estimable & ~spans):
-        patterns.setdefault(finite[:, j].tobytes(), []).append(int(j))
-    for group in patterns.values():
-        mask = finite[:, group[0]]
-        # Columns first: values[mask] would copy every column once per pattern.
-        fits.append((np.asarray(group), ols_hac(X[mask], columns_of(group)[mask], lags=nw_lags)))
+                    columns=kept,
+                    offset=None if offset is None else offset[rows],
+                )
+                fits.append((m, kept, fit))
+    for model, X in designs.items():
+        scattered = np.flatnonzero(estimable[model] & spans.contiguous & ~spans.in_group)
+        if len(scattered):
+            fit = ols_hac_masked(X, columns_of(scattered), finite[:, scattered], nw_lags)
+            fits.append((model, scattered, fit))
+        patterns: dict[bytes, list[int]] = {}
+        for j in np.flatnonzero(estimable[model] & ~spans.contiguous):
+            patterns.setdefault(finite[:, j].tobytes(), []).append(int(j))
+        for group in patterns.values():
+            mask = finite[:, group[0]]
+            # Columns first: values[mask] would copy every column once per pattern.
+            fit = ols_hac(X[mask], columns_of(group)[mask], lags=nw_lags)
+            fits.append((model, np.asarray(group), fit))
     return fits
 
 

@@ -86,43 +86,74 @@ def ols_hac(
     Matches statsmodels ``OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": lags})``
     (``small_sample`` = its ``use_correction``). X and Y must be free of NaN; ``lags``
     None uses the Newey-West rule of thumb for T. p-values are normal, as in statsmodels.
+    ``offset`` (T,) is subtracted from every column first (excess returns without a copy
+    of the whole matrix). See ``ols_hac_designs`` for how it is computed.
+    """
+    return ols_hac_designs([X], Y, lags, small_sample, columns, block, offset)[0]
+
+
+class _Design:
+    """What every block of columns reuses for one design: the QR factor, the influence
+    rows a_t = (X'X)^{-1} x_t and their lagged products."""
+
+    def __init__(self, X: np.ndarray, lags: int | None):
+        X = np.asarray(X, dtype=float)
+        n_obs, k = X.shape
+        if not np.isfinite(X).all():
+            raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
+        if n_obs <= k:
+            raise ValueError(f"{n_obs} observations cannot identify {k} parameters")
+        self.X, self.k = X, k
+        self.lags = default_nw_lags(n_obs) if lags is None else int(lags)
+        self.q_factor, self.r_factor = np.linalg.qr(X)
+        diagonal = np.abs(np.diag(self.r_factor))
+        if diagonal.min() <= max(n_obs, k) * np.finfo(float).eps * diagonal.max():
+            raise ValueError(f"design matrix is rank deficient ({k} columns, collinear)")
+        # (X'X)^{-1} = R^{-1} R^{-T} from X = QR, without inverting X'X.
+        r_inv = linalg.solve_triangular(self.r_factor, np.eye(k))
+        influence = X @ (r_inv @ r_inv.T)
+        n_lags = min(self.lags, n_obs - 1)
+        self.lagged = [
+            (lag, 2.0 * (1.0 - lag / (self.lags + 1.0)), (influence[lag:] * influence[:-lag]).T)
+            for lag in range(1, n_lags + 1)
+        ]
+        self.squared = (influence**2).T
+        self.intercept = _has_intercept(X)
+
+
+@one_blas_thread
+def ols_hac_designs(
+    designs,
+    Y: np.ndarray,
+    lags: int | None = None,
+    small_sample: bool = False,
+    columns: np.ndarray | None = None,
+    block: int = 32,
+    offset: np.ndarray | None = None,
+) -> list[OLSBatch]:
+    """``ols_hac`` of the same columns of Y on each design in ``designs``, in one pass over
+    Y: each block of columns is gathered (less ``offset``) and its total sum of squares
+    taken once for every design (the factor models of one bank sample).
 
     With a_t = (X'X)^{-1} x_t, var_j = sum_l w_l c_l sum_t a_tj a_(t-l)j u_t u_(t-l)
     (c_0 = 1, c_l = 2), so each lag costs one (k x T) @ (T x m) product rather than k^2
     per column. Columns go through in blocks of ``block`` so that every temporary stays
     in cache: a (T x m) temporary is a fresh allocation the kernel must fault in, which
-    cost more than the arithmetic. ``offset`` (T,) is subtracted from every column first
-    (excess returns without a copy of the whole matrix).
+    cost more than the arithmetic.
     """
-    X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
-    n_obs, k = X.shape
-    if Y.shape[0] != n_obs:
-        raise ValueError(f"X has {n_obs} rows but Y has {Y.shape[0]}")
-    if not np.isfinite(X).all():
-        raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
-    if n_obs <= k:
-        raise ValueError(f"{n_obs} observations cannot identify {k} parameters")
+    n_obs = Y.shape[0]
+    for X in designs:
+        if np.shape(X)[0] != n_obs:
+            raise ValueError(f"X has {np.shape(X)[0]} rows but Y has {n_obs}")
+    fitted = [_Design(X, lags) for X in designs]
     columns = np.arange(Y.shape[1]) if columns is None else np.asarray(columns)
-    lags = default_nw_lags(n_obs) if lags is None else int(lags)
-    q_factor, r_factor = np.linalg.qr(X)
-    diagonal = np.abs(np.diag(r_factor))
-    if diagonal.min() <= max(n_obs, k) * np.finfo(float).eps * diagonal.max():
-        raise ValueError(f"design matrix is rank deficient ({k} columns, collinear)")
-    # (X'X)^{-1} = R^{-1} R^{-T} from X = QR, without inverting X'X.
-    r_inv = linalg.solve_triangular(r_factor, np.eye(k))
-    influence = X @ (r_inv @ r_inv.T)
-    n_lags = min(lags, n_obs - 1)
-    lagged = [(influence[lag:] * influence[:-lag]).T for lag in range(1, n_lags + 1)]
-    lag_weight = [2.0 * (1.0 - lag / (lags + 1.0)) for lag in range(1, n_lags + 1)]
-    squared = (influence**2).T
-    intercept = _has_intercept(X)
     m = len(columns)
-    params = np.empty((k, m))
-    variances = np.empty((k, m))
-    rsquared = np.empty(m)
+    params = [np.empty((d.k, m)) for d in fitted]
+    variances = [np.empty((d.k, m)) for d in fitted]
+    rsquared = [np.empty(m) for _ in fitted]
     resid = np.empty((n_obs, min(block, m)))
     products = np.empty_like(resid)
     for start in range(0, m, block):
@@ -133,31 +164,36 @@ def ols_hac(
         if not np.isfinite(y).all():
             raise ValueError("ols_hac needs finite X and Y; drop missing rows first")
         u, prod = resid[:, :width], products[:, :width]
-        beta = linalg.solve_triangular(r_factor, q_factor.T @ y)
-        np.subtract(y, np.matmul(X, beta, out=u), out=u)
-        np.multiply(u, u, out=prod)
-        var = squared @ prod
-        rss = prod.sum(axis=0)
-        for lag, weight, design in zip(range(1, n_lags + 1), lag_weight, lagged, strict=True):
-            np.multiply(u[lag:], u[:-lag], out=prod[: n_obs - lag])
-            var += weight * (design @ prod[: n_obs - lag])
-        if intercept:
+        tss = {}
+        if any(d.intercept for d in fitted):
             np.subtract(y, y.mean(axis=0), out=prod)
-            tss = np.einsum("tj,tj->j", prod, prod)
-        else:
-            tss = np.einsum("tj,tj->j", y, y)
+            tss[True] = np.einsum("tj,tj->j", prod, prod)
+        if not all(d.intercept for d in fitted):
+            tss[False] = np.einsum("tj,tj->j", y, y)
         cols = slice(start, start + width)
-        params[:, cols] = beta
-        variances[:, cols] = var
+        for i, d in enumerate(fitted):
+            beta = linalg.solve_triangular(d.r_factor, d.q_factor.T @ y)
+            np.subtract(y, np.matmul(d.X, beta, out=u), out=u)
+            np.multiply(u, u, out=prod)
+            var = d.squared @ prod
+            rss = prod.sum(axis=0)
+            for lag, weight, lagged in d.lagged:
+                np.multiply(u[lag:], u[:-lag], out=prod[: n_obs - lag])
+                var += weight * (lagged @ prod[: n_obs - lag])
+            params[i][:, cols] = beta
+            variances[i][:, cols] = var
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rsquared[i][cols] = 1.0 - rss / tss[d.intercept]
+    out = []
+    for d, beta, var, r2 in zip(fitted, params, variances, rsquared, strict=True):
+        if small_sample:
+            var *= n_obs / (n_obs - d.k)
+        bse = np.sqrt(var)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rsquared[cols] = 1.0 - rss / tss
-    if small_sample:
-        variances *= n_obs / (n_obs - k)
-    bse = np.sqrt(variances)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tvalues = params / bse
-    pvalues = 2.0 * stats.norm.sf(np.abs(tvalues))
-    return OLSBatch(params, bse, tvalues, pvalues, rsquared, n_obs, lags)
+            tvalues = beta / bse
+        pvalues = 2.0 * stats.norm.sf(np.abs(tvalues))
+        out.append(OLSBatch(beta, bse, tvalues, pvalues, r2, n_obs, d.lags))
+    return out
 
 
 @dataclass
