@@ -119,6 +119,26 @@ def test_monthly_rebalancing_gives_monthly_alphas():
     assert monthly["alpha_annual"] == pytest.approx(12 * monthly["alpha"])
 
 
+def _statsmodels_fit(series: pd.Series, factors: pd.DataFrame, model: str):
+    """The reference: statsmodels HAC OLS on the bank's own rows, rule-of-thumb lags."""
+    from acct445_assets.research.factor_models import model_factors
+
+    cols = list(model_factors(model))
+    frame = pd.concat([series.rename("y"), factors[cols]], axis=1).dropna()
+    lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
+    ref = sm.OLS(frame["y"], sm.add_constant(frame[cols])).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags}
+    )
+    return frame, ref
+
+
+def _assert_same_fit(row, frame, ref):
+    assert row.alpha == pytest.approx(ref.params["const"], rel=1e-9)
+    assert row.alpha_t == pytest.approx(ref.tvalues["const"], rel=1e-8)
+    assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
+    assert row.n == len(frame)
+
+
 def test_bank_alphas_use_each_banks_own_dates_with_or_without_gaps():
     """Late listers and early delisters (one span each) and a bank with a trading halt
     (a gap) all match statsmodels on that bank's own rows and rule-of-thumb lags."""
@@ -150,17 +170,10 @@ def test_bank_alphas_use_each_banks_own_dates_with_or_without_gaps():
     assert (got["status"] == "ok").all()
     assert list(got["model"].unique()) == ["ff3", "carhart"]
     for row in got.itertuples():
-        cols = ["mkt_rf", "smb", "hml"] + (["mom"] if row.model == "carhart" else [])
-        frame = pd.concat([returns[row.portfolio].rename("y"), factors[cols]], axis=1).dropna()
-        lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
-        ref = sm.OLS(frame["y"], sm.add_constant(frame[cols])).fit(
-            cov_type="HAC", cov_kwds={"maxlags": lags}
-        )
-        assert row.alpha == pytest.approx(ref.params["const"], rel=1e-9)
-        assert row.alpha_t == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        frame, ref = _statsmodels_fit(returns[row.portfolio], factors, row.model)
+        _assert_same_fit(row, frame, ref)
         assert row.beta_hml == pytest.approx(ref.params["hml"], rel=1e-9)
-        assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
-        assert (row.n, row.nw_lags) == (len(frame), lags)
+        assert row.nw_lags == int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
         assert (row.start, row.end) == (frame.index[0], frame.index[-1])
 
 
@@ -288,18 +301,10 @@ def test_banks_sharing_a_span_fit_through_one_design_and_match_statsmodels(monke
     assert len(got) == 2 * len(names)
     assert (got.loc[~(recent & (got["model"] == "ff5_mom")), "status"] == "ok").all()
     for row in got[got["status"] == "ok"].itertuples():
-        cols = list(alphas.model_factors(row.model))
-        frame = pd.concat([returns[row.portfolio].rename("y"), factors[cols]], axis=1).dropna()
-        lags = int(np.floor(4 * (len(frame) / 100) ** (2 / 9)))
-        ref = sm.OLS(frame["y"], sm.add_constant(frame[cols])).fit(
-            cov_type="HAC", cov_kwds={"maxlags": lags}
-        )
-        assert row.alpha == pytest.approx(ref.params["const"], rel=1e-9)
-        assert row.alpha_t == pytest.approx(ref.tvalues["const"], rel=1e-8)
+        frame, ref = _statsmodels_fit(returns[row.portfolio], factors, row.model)
+        _assert_same_fit(row, frame, ref)
         assert row.beta_mkt_rf == pytest.approx(ref.params["mkt_rf"], rel=1e-9)
         assert row.t_mkt_rf == pytest.approx(ref.tvalues["mkt_rf"], rel=1e-8)
-        assert row.r2 == pytest.approx(ref.rsquared, rel=1e-9)
-        assert row.n == len(frame)
     # Raw returns with rf given are the excess returns' regressions (rf missing on a day
     # drops that day, as a missing excess return would).
     rf = pd.Series(rng.uniform(0, 2e-4, len(dates)), index=dates)
