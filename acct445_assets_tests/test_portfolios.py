@@ -339,3 +339,23 @@ def test_a_prebuilt_matrix_and_categorical_ciks_give_the_same_portfolios():
     assert wide_returns(coded).equals(wide_returns(data["returns"]))
     for name in ("assignments", "daily_returns", "period_returns", "summary"):
         pd.testing.assert_frame_equal(getattr(plain, name), getattr(shared, name))
+
+
+def test_buy_and_hold_drifts_weights_skips_untraded_days_and_handles_no_days():
+    from acct445_assets.research.portfolios import buy_and_hold
+
+    ret = np.array([[0.1, np.nan], [0.0, 0.2]])
+    daily, growth = buy_and_hold(
+        ret, np.array([0, 0]), np.array([[1, 1]], dtype=np.int16), np.array([[0.5, 0.5]]), 1
+    )
+    # Day 1: a has grown to 0.55, b (no price on day 0) is still 0.5.
+    np.testing.assert_allclose(daily[:, 0], [0.1, (0.55 * 0.0 + 0.5 * 0.2) / 1.05])
+    np.testing.assert_allclose(growth, [[1.1, 1.2]])
+    empty, ones = buy_and_hold(
+        np.empty((0, 2)),
+        np.empty(0, dtype=int),
+        np.ones((1, 2), dtype=np.int16),
+        np.ones((1, 2)),
+        1,
+    )
+    assert empty.shape == (0, 1) and (ones == 1).all()

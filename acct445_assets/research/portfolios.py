@@ -305,6 +305,8 @@ def buy_and_hold(
     end_growth = np.ones((len(group_at), n_banks))
     group_ids = np.arange(1, n_groups + 1)
     bounds = np.flatnonzero(np.r_[True, period_of_day[1:] != period_of_day[:-1], True])
+    if n_days == 0:
+        bounds = bounds[:1]
     for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
         period = period_of_day[begin]
         block = ret[begin:end]
