@@ -42,7 +42,7 @@ def _run(root, db):
     instance = DagsterInstance.ephemeral()
     materialize([market.bank_universe], resources=resources, instance=instance)
     return materialize(
-        [market.bank_prices, market.bank_universe, market.bank_prices_outliers, after_prices],
+        [market.bank_prices, market.bank_universe, market.bank_prices_checks, after_prices],
         selection=[market.bank_prices, after_prices],
         resources=resources,
         instance=instance,

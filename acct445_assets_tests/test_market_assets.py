@@ -28,7 +28,7 @@ UNPARTITIONED = [
 CHECKS = [
     market.ff_factors_daily_calendar,
     market.ff_factors_monthly_plausible,
-    market.bank_prices_valid,
+    market.bank_prices_checks,
 ]
 
 
@@ -47,7 +47,7 @@ def _materialize_all(resources, first, last, instance=None):
         UNPARTITIONED + CHECKS[:2], resources=resources, instance=instance, raise_on_error=False
     )
     prices = materialize(
-        [market.bank_prices, market.bank_universe, market.bank_prices_valid],
+        [market.bank_prices, market.bank_universe, market.bank_prices_checks],
         selection=[market.bank_prices],
         resources=resources,
         instance=instance,
