@@ -441,7 +441,11 @@ def panel_consumer(panel: pd.DataFrame) -> None:
     assert {"cik", "quarter", "cnoi", "next_ret"} <= set(panel.columns) and len(panel) > 0
 
 
-def test_dbt_assets_materialize_after_the_market_group(tmp_path):
+def test_dbt_assets_materialize_after_the_market_group(tmp_path, monkeypatch):
+    import dbt.config.runtime
+
+    from acct445_assets.resources import WarehouseDbt
+
     db = load_settings({"ACCT445_HOME": str(tmp_path)}).warehouse
     # The sample plants bank failures in 2023, so its period must cover 2023.
     cfg = dict(n_banks=8, start="2022-01-01", end="2023-12-31")
@@ -450,7 +454,9 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path):
         "price_source": SamplePriceSource(**cfg),
         "io_manager": AtomicDuckDBIOManager(database=str(db)),
         "duckdb": DuckDBResource(database=str(db)),
-        "dbt": dbt_resource(),
+        "dbt": WarehouseDbt(
+            project_dir=str(warehouse.DBT_PROJECT_DIR), profiles_dir=str(warehouse.DBT_PROJECT_DIR)
+        ),
     }
     instance = DagsterInstance.ephemeral()
     ingest = materialize(
@@ -503,12 +509,21 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path):
             conn.execute(f"create table disclosure.{name} as select * from frame")
             conn.unregister("frame")
 
+    # The project's dbt resource loads no dbt project, profile or adapter in this process.
+    loaded = []
+    real_load_profile = dbt.config.runtime.load_profile
+    monkeypatch.setattr(
+        dbt.config.runtime,
+        "load_profile",
+        lambda *a, **kw: loaded.append(a) or real_load_profile(*a, **kw),
+    )
     result = materialize(
         [warehouse.trading_calendar, warehouse.warehouse_dbt_models, panel_consumer],
         resources=resources,
         instance=instance,
     )
     assert result.success
+    assert loaded == []
     materialized = {
         event.event_specific_data.materialization.asset_key.to_user_string()
         for event in result.all_events
