@@ -40,3 +40,28 @@ def test_sqlite_connections_of_the_code_location_sync_at_checkpoints(tmp_path):
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         # 1 = NORMAL; SQLite's default is 2 = FULL (an fsync per commit).
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+
+
+def test_closing_a_sqlite_connection_of_the_code_location_does_not_checkpoint(tmp_path):
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    import acct445_assets.definitions  # noqa: F401  (installs the hook)
+
+    path = tmp_path / "events.db"
+    # As Dagster's SQLite storages do: a new connection per operation, closed after it.
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.exec_driver_sql("create table events (id integer primary key, body text)")
+        conn.commit()
+    for i in range(20):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("insert into events (body) values (?)", (f"event {i}",))
+            conn.commit()
+    # The last close of a WAL database checkpoints the log and deletes it; the held
+    # connection keeps these closes from being the last, so the log is still there.
+    wal = path.with_name(path.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("select count(*) from events").scalar() == 20
