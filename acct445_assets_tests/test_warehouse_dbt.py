@@ -441,7 +441,7 @@ def panel_consumer(panel: pd.DataFrame) -> None:
     assert {"cik", "quarter", "cnoi", "next_ret"} <= set(panel.columns) and len(panel) > 0
 
 
-def test_dbt_assets_materialize_after_the_market_group(tmp_path, monkeypatch):
+def test_dbt_assets_materialize_after_the_market_group(tmp_path, monkeypatch, capfd):
     import dbt.config.runtime
 
     from acct445_assets.resources import WarehouseDbt
@@ -545,6 +545,12 @@ def test_dbt_assets_materialize_after_the_market_group(tmp_path, monkeypatch):
         json.loads(json.dumps(panel_meta[0].metadata["dbt_vars"].value))
         == warehouse.default_dbt_vars()
     )
+    # The next build starts from this one's parse: dbt does not re-parse the project.
+    capfd.readouterr()
+    again = materialize([warehouse.warehouse_dbt_models], resources=resources, instance=instance)
+    dbt_said = capfd.readouterr().out
+    assert again.success and "Found 8 models" in dbt_said
+    assert "Unable to do partial parsing" not in dbt_said
 
 
 def test_dbt_version_comes_from_the_installed_package_without_a_dbt_start(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb as duckdb_client
 import pandas as pd
+import yaml
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -120,17 +121,29 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
+RETURNS_FROM_ENV = "ACCT445_RETURNS_FROM"
+# dbt's partial parse is keyed by the vars: vars equal to the project's own fallbacks are
+# left out, so a build with the default parameters re-uses the parse `make install` made.
+PROJECT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
 @contextmanager
-def _warehouse_env(database: str) -> Iterator[None]:
-    previous = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(Path(database).resolve())
+def _dbt_env(database: str, returns_from: str | None) -> Iterator[None]:
+    values = {WAREHOUSE_ENV: str(Path(database).resolve()), RETURNS_FROM_ENV: returns_from}
+    previous = {name: os.environ.get(name) for name in values}
     try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_dbt(
@@ -141,14 +154,39 @@ def run_dbt(
     context: AssetExecutionContext | None = None,
     raise_on_error: bool = True,
 ) -> DbtCliInvocation:
-    """Start `dbt <args> --vars ...` on the warehouse file `database` (the IO manager's file)."""
-    # The subprocess and dbt's in-process adapter both take the environment at this call.
-    with _warehouse_env(database):
+    """Start `dbt <args> --vars ...` on the warehouse file `database` (the IO manager's file).
+
+    ``dbt_vars["returns_from"]``, the first session a run rewrote, reaches the models as the
+    environment variable ACCT445_RETURNS_FROM: as a var, its change every day would make
+    dbt re-parse the whole project at each run."""
+    dbt_vars = dict(dbt_vars)
+    returns_from = dbt_vars.pop("returns_from", None)
+    changed = {k: v for k, v in dbt_vars.items() if PROJECT_VARS.get(k, object()) != v}
+    # The subprocess takes the environment at this call.
+    with _dbt_env(database, None if returns_from is None else str(returns_from)):
         return dbt.cli(
-            [*args, "--vars", json.dumps(dict(dbt_vars))],
+            [*args, *(["--vars", json.dumps(changed)] if changed else [])],
             context=context,
             raise_on_error=raise_on_error,
         )
+
+
+def keep_partial_parse(target_path: Path) -> None:
+    """Make this build's parse the next build's start: dagster-dbt copies the project's
+    target/partial_parse.msgpack into each invocation's own target. The one `make install`
+    leaves there was parsed for another warehouse path (dbt keys its parse by the profile),
+    so without this every build re-parsed the whole project."""
+    built = target_path / "partial_parse.msgpack"
+    if not built.exists():
+        return
+    kept = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    staged = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(built, staged)
+        os.replace(staged, kept)
+    except OSError:
+        # A read-only install: each build re-parses, as dbt does by itself.
+        staged.unlink(missing_ok=True)
 
 
 def _row_counts(database: str) -> dict[str, int]:
@@ -266,6 +304,7 @@ def warehouse_dbt_models(
     error = invocation.get_error()
     if error is not None:
         raise error
+    keep_partial_parse(Path(invocation.target_path))
     # Each invocation writes its own target/<id>/; a daily run would pile them up forever.
     # Failed runs keep theirs (compiled SQL, run_results.json) for diagnosis.
     shutil.rmtree(invocation.target_path, ignore_errors=True)

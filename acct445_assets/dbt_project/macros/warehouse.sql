@@ -37,11 +37,14 @@
 {%- endmacro %}
 
 {# The first session a re-ingested bank_prices partition (re)wrote; incremental models rebuild
-   from it on as well as after their own last rows. Checked: it is pasted into SQL. #}
+   from it on as well as after their own last rows. Checked: it is pasted into SQL. An
+   environment variable, not a var: a var that changes every day would make dbt re-parse the
+   whole project at every run (its partial parse is keyed by the vars); a changed env var
+   re-parses only the files that read it. #}
 {% macro returns_from_var() -%}
-    {%- set value = var('returns_from', none) -%}
+    {%- set value = env_var('ACCT445_RETURNS_FROM', '') or none -%}
     {%- if value and not modules.re.fullmatch('\d{4}-\d{2}-\d{2}', value | string) -%}
-        {{ exceptions.raise_compiler_error("var returns_from=" ~ value ~ " must be a YYYY-MM-DD date") }}
+        {{ exceptions.raise_compiler_error("ACCT445_RETURNS_FROM=" ~ value ~ " must be a YYYY-MM-DD date") }}
     {%- endif -%}
     {{ return(value) }}
 {%- endmacro %}

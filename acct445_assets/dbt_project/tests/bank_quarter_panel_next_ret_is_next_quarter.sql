@@ -17,5 +17,5 @@ where (
     )
     -- An incremental run checks the quarters it rebuilt (see _marts.yml).
     and panel.quarter_end >= cast(
-        date_trunc('quarter', cast('{{ var('returns_from', '0001-01-01') }}' as date)) - interval 3 month
+        date_trunc('quarter', cast('{{ env_var('ACCT445_RETURNS_FROM', '0001-01-01') }}' as date)) - interval 3 month
         as date)

@@ -9,5 +9,5 @@ inner join {{ ref('stg_cnoi') }} as scores
     and (panel.cnoi_known_date is null or scores.known_date > panel.cnoi_known_date)
 -- An incremental run checks the quarters it rebuilt (see _marts.yml).
 where panel.quarter_end >= cast(
-    date_trunc('quarter', cast('{{ var('returns_from', '0001-01-01') }}' as date)) - interval 3 month
+    date_trunc('quarter', cast('{{ env_var('ACCT445_RETURNS_FROM', '0001-01-01') }}' as date)) - interval 3 month
     as date)

@@ -2,7 +2,7 @@
 -- Each bank in the universe at d carries its latest CNOI known on or before d, and every
 -- priced bank with a fresh-enough known CNOI at d is in the universe.
 -- An incremental run checks the rebalance dates it rebuilt (see _marts.yml).
-{%- set rebuilt_from = "cast('" ~ var('returns_from', '0001-01-01') ~ "' as date)" %}
+{%- set rebuilt_from = "cast('" ~ env_var('ACCT445_RETURNS_FROM', '0001-01-01') ~ "' as date)" %}
 with universe as (
     select * from {{ ref('rebalance_universe') }} where rebalance_date >= {{ rebuilt_from }}
 ),

@@ -2,7 +2,7 @@
 --
 -- Incremental: a run rebuilds the table's last month and every later one (the new sessions
 -- are after stg_bank_returns' last one, which is in that month), and every month from that
--- of var returns_from on; the other months' sessions are as they were (delete+insert by month).
+-- of ACCT445_RETURNS_FROM on; the other months' sessions are as they were (delete+insert by month).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_end') }}
 
 {%- set returns_from = returns_from_var() %}

@@ -5,7 +5,7 @@
 -- all known at quarter_end, the decision date of next_ret (q+1).
 --
 -- Incremental: a run rebuilds the table's last quarter and every later one, every quarter
--- from that of var returns_from on, and the quarter before the first of these (its next_ret
+-- from that of ACCT445_RETURNS_FROM on, and the quarter before the first of these (its next_ret
 -- is that quarter's ret); delete+insert by quarter. Only prices may have changed since the
 -- last build: the asset rebuilds in full when CNOI scores, CECL adoption or a var changed.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='quarter') }}

@@ -2,8 +2,8 @@
 -- or month, within the price history) the banks priced on d whose latest CNOI known on or
 -- before d is at most max_signal_age calendar days old (counted from its known date).
 --
--- Incremental: a run rebuilds the rebalance dates after the table's last one and from var
--- returns_from on (the rows of d depend only on the prices of d); delete+insert by date. Only
+-- Incremental: a run rebuilds the rebalance dates after the table's last one and from
+-- ACCT445_RETURNS_FROM on (the rows of d depend only on the prices of d); delete+insert by date. Only
 -- prices may have changed since the last build: the asset rebuilds in full when CNOI scores
 -- or a var changed.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='rebalance_date') }}

@@ -9,7 +9,7 @@
 --   is missing (never the back-adjusted close, never a later shares value).
 --
 -- Incremental: a run rebuilds only the sessions after the last one in the table, and every
--- session from var returns_from on when it is set (a re-ingested partition); each bank's
+-- session from ACCT445_RETURNS_FROM on when it is set (a re-ingested partition); each bank's
 -- previous row before the rebuilt sessions comes from the table by an as-of join. A full
 -- refresh runs the same query with no earlier rows, so both paths give the same rows.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='date') }}
