@@ -10,7 +10,11 @@ from dagster import (
 )
 
 from acct445_assets.resources import build_resources
-from acct445_assets.resources.io_manager import AtomicDuckDBIOManager, AtomicPandasTypeHandler
+from acct445_assets.resources.io_manager import (
+    AtomicDuckDBIOManager,
+    AtomicPandasTypeHandler,
+    _write_memory_limit,
+)
 from acct445_assets.settings import load_settings
 
 
@@ -188,3 +192,51 @@ def test_categorical_inputs_load_as_sorted_integer_codes(tmp_path):
     assert coded["ret"].tolist() == plain["ret"].tolist() == frame["ret"].tolist()
     assert plain["cik"].dtype == object
     assert list(picked.columns) == ["ret"]
+
+
+def _memory_limit(connection) -> str:
+    return connection.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
+def test_writes_run_under_a_lower_memory_limit_and_leave_the_connection_as_it_was(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        default = _memory_limit(con)
+        with _write_memory_limit(con):
+            assert _memory_limit(con) == "953.6 MiB"  # 1GB
+        assert _memory_limit(con) == default
+        for chosen in ("100MB", "4GB"):  # a limit someone set is kept
+            con.execute(f"set memory_limit = '{chosen}'")
+            before = _memory_limit(con)
+            with _write_memory_limit(con):
+                assert _memory_limit(con) == before
+            assert _memory_limit(con) == before
+
+
+def test_a_frame_larger_than_the_write_memory_limit_is_written_intact(tmp_path, monkeypatch):
+    n = 200_000
+    frame = pd.DataFrame(
+        {
+            "a": range(n),
+            "text": pd.Series([f"row {i} " * 12 for i in range(n)], dtype="string"),
+            "x": [i / 7 for i in range(n)],
+        }
+    )
+    seen = []
+    insert = AtomicPandasTypeHandler.insert
+
+    def watched(connection, target):
+        seen.append(_memory_limit(connection))
+        insert(connection, target)
+
+    monkeypatch.setattr(AtomicPandasTypeHandler, "insert", staticmethod(watched))
+    tables = {}
+    for limit in ("32MB", "none"):
+        monkeypatch.setenv("ACCT445_DUCKDB_WRITE_MEMORY_LIMIT", limit)
+        db = tmp_path / f"{limit}.duckdb"
+        assert _run(db, frame).success  # creates the table
+        assert _run(db, frame).success  # replaces its rows (the insert path)
+        tables[limit] = _table(db)
+    assert seen[0] == "30.5 MiB" and seen[1] != "30.5 MiB"
+    pd.testing.assert_frame_equal(tables["32MB"], tables["none"])
+    expected = frame.assign(text=frame["text"].astype(object))
+    pd.testing.assert_frame_equal(tables["32MB"], expected)

@@ -7,6 +7,7 @@ materialized through the DuckDB IO manager and their outputs compared with the t
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from dagster import DagsterInstance, SourceAsset, materialize
 
@@ -488,3 +489,38 @@ if __name__ == "__main__":
             },
         )
         print(recovery_markdown(recovery_rows(inputs, out)))
+
+
+def test_decile_portfolios_rebuilt_universe_equals_one_from_plain_string_returns(tmp_path):
+    # The returns input is loaded as Categoricals (12M rows at scale); a universe rebuilt
+    # from it (monthly here, the warehouse's is quarterly) must be the one the plain
+    # object-string load gave, row for row.
+    from acct445_assets.research.portfolios import weight_portfolios
+
+    db = tmp_path / "study.duckdb"
+    write_warehouse(db, sample_inputs())
+    result = materialize(
+        [research.decile_portfolios, *[SourceAsset(key=k) for k in INPUT_KEYS]],
+        resources={"io_manager": AtomicDuckDBIOManager(database=str(db))},
+        instance=DagsterInstance.ephemeral(),
+        run_config={"ops": {"research__decile_portfolios": {"config": {"rebalance": "monthly"}}}},
+    )
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    params = event.materialization.metadata["parameters"].value
+    assert params["universe_source"].startswith("rebuilt from")
+    with duckdb.connect(str(db)) as con:
+        returns = con.execute(
+            "select date, cik, ticker, adj_close, market_value from warehouse.stg_bank_returns"
+        ).df()
+        assert returns["cik"].dtype == object and returns["ticker"].dtype == object
+        cnoi = con.execute("select * from warehouse.stg_cnoi").df()
+        universe = build_rebalance_universe(cnoi, returns, "monthly", 200)
+        assignments, _, _ = weight_portfolios(universe, 10, "equal", 3)
+        got = con.execute("select * from research.decile_portfolios").df()
+        expected = assignments[[c for c in got.columns if c in assignments]].assign(status="ok")
+        con.register("expected", expected)
+        con.execute("create table research.expected as select * from expected")
+        expected = con.execute("select * from research.expected").df()
+    assert len(got) > 1000 and got["rebalance_date"].nunique() > 24  # monthly dates
+    pd.testing.assert_frame_equal(got, expected[got.columns])

@@ -426,6 +426,32 @@ def test_dbt_project_var_fallbacks_match_params_yaml():
         warehouse.WarehouseConfig(rebalance="weekly").dbt_vars()
 
 
+def dbt_memory_limit(db: Path) -> str:
+    """DuckDB's memory_limit inside dbt's own connection to the warehouse ``db``."""
+    invocation = warehouse.run_dbt(
+        dbt_resource(),
+        str(db),
+        ["show", "--inline", "select current_setting('memory_limit') as m", "--output", "json"],
+        VARS,
+    )
+    events = [event.raw_event for event in invocation.stream_raw_events()]
+    previews = [e["data"]["preview"] for e in events if e.get("info", {}).get("name") == "ShowNode"]
+    invocation.wait()
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
+    assert len(previews) == 1
+    return json.loads(previews[0])[0]["m"]
+
+
+def test_dbt_duckdb_runs_under_a_memory_limit_that_the_environment_can_change(
+    tmp_path, monkeypatch
+):
+    # DuckDB's default is 80% of RAM, which dbt's build filled (3.4 GB at 5,000 banks).
+    monkeypatch.delenv("ACCT445_DBT_MEMORY_LIMIT", raising=False)
+    assert dbt_memory_limit(tmp_path / "acct445.duckdb") == "953.6 MiB"  # 1 GB
+    monkeypatch.setenv("ACCT445_DBT_MEMORY_LIMIT", "500MB")
+    assert dbt_memory_limit(tmp_path / "acct445.duckdb") == "476.8 MiB"
+
+
 # ---------------------------------------------------------------- through Dagster
 
 

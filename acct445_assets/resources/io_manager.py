@@ -10,9 +10,12 @@ and an output with no rows fails before anything is touched unless the asset dec
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from contextlib import contextmanager
 
+import duckdb
 import pandas as pd
 from dagster import InputContext, OutputContext
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
@@ -20,6 +23,22 @@ from dagster_duckdb.io_manager import DuckDbClient, _get_cleanup_statement
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 MAY_BE_EMPTY = "may_be_empty"
+# DuckDB's memory limit while a table is written (env ACCT445_DUCKDB_WRITE_MEMORY_LIMIT;
+# "none" keeps the connection's). DuckDB's default is 80% of RAM, and a write keeps the
+# blocks it wrote cached up to it: 1.45 GB more than the 617 MB frame for cecl_notes at
+# 5,000 banks, the downstream run's peak. Under the limit it writes them out instead.
+WRITE_MEMORY_LIMIT = "1GB"
+_UNITS = {
+    "bytes": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
 # Input metadata: columns to load as pandas Categoricals with sorted categories.
 CATEGORICAL = "categorical"
 
@@ -59,6 +78,37 @@ def _table_columns(connection, table_slice: TableSlice) -> dict[str, str] | None
         [table_slice.schema, table_slice.table],
     ).fetchall()
     return {name: dtype for name, dtype in rows} if rows else None
+
+
+def _memory_bytes(text: str) -> float | None:
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", str(text))
+    if not match or match.group(2) not in _UNITS:
+        return None
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@contextmanager
+def _write_memory_limit(connection):
+    """DuckDB's memory limit lowered for the duration of a write, when the connection has
+    DuckDB's default; then the default again. A limit set otherwise is left alone (the
+    setting belongs to the database instance, which other connections to the file share,
+    and it reads back rounded, so it could not be put back exactly)."""
+    limit = os.environ.get("ACCT445_DUCKDB_WRITE_MEMORY_LIMIT", WRITE_MEMORY_LIMIT)
+    previous = connection.execute("select current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect(":memory:") as fresh:
+        default = fresh.execute("select current_setting('memory_limit')").fetchone()[0]
+    wanted, current = _memory_bytes(limit), _memory_bytes(previous)
+    if previous != default or limit.strip().lower() == "none" or not wanted or not current:
+        yield
+        return
+    if wanted >= current:
+        yield
+        return
+    connection.execute(f"set memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        connection.execute("reset memory_limit")
 
 
 def _may_be_empty(context: OutputContext) -> bool:
@@ -109,13 +159,14 @@ class AtomicPandasTypeHandler(DuckDBPandasTypeHandler):
         duplicated = obj.columns[folded.duplicated(keep=False)].tolist()
         if duplicated:
             raise ValueError(f"{target}: output has duplicate column(s) {duplicated}")
-        connection.execute("begin transaction")
-        try:
-            self.replace(connection, table_slice, obj)
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
+        with _write_memory_limit(connection):
+            connection.execute("begin transaction")
+            try:
+                self.replace(connection, table_slice, obj)
+                connection.execute("commit")
+            except BaseException:
+                connection.execute("rollback")
+                raise
         return super_metadata(context, obj)
 
     def replace(self, connection, table_slice: TableSlice, obj: pd.DataFrame) -> None:
