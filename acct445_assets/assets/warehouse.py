@@ -123,7 +123,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
 RETURNS_FROM_ENV = "ACCT445_RETURNS_FROM"
 # dbt's partial parse is keyed by the vars: vars equal to the project's own fallbacks are
-# left out, so a build with the default parameters re-uses the parse `make install` made.
+# left out, so builds with the default parameters re-use the previous build's parse.
 PROJECT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
