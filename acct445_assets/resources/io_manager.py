@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from contextlib import contextmanager
+from functools import cache
 
 import duckdb
 import pandas as pd
@@ -80,6 +81,13 @@ def _table_columns(connection, table_slice: TableSlice) -> dict[str, str] | None
     return {name: dtype for name, dtype in rows} if rows else None
 
 
+@cache
+def _default_memory_limit() -> str:
+    """DuckDB's own default on this machine, asked of a fresh in-memory database once."""
+    with duckdb.connect(":memory:") as fresh:
+        return fresh.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
 def _memory_bytes(text: str) -> float | None:
     match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", str(text))
     if not match or match.group(2) not in _UNITS:
@@ -95,8 +103,7 @@ def _write_memory_limit(connection):
     and it reads back rounded, so it could not be put back exactly)."""
     limit = os.environ.get("ACCT445_DUCKDB_WRITE_MEMORY_LIMIT", WRITE_MEMORY_LIMIT)
     previous = connection.execute("select current_setting('memory_limit')").fetchone()[0]
-    with duckdb.connect(":memory:") as fresh:
-        default = fresh.execute("select current_setting('memory_limit')").fetchone()[0]
+    default = _default_memory_limit()
     wanted, current = _memory_bytes(limit), _memory_bytes(previous)
     if previous != default or limit.strip().lower() == "none" or not wanted or not current:
         yield
