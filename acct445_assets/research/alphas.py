@@ -25,12 +25,10 @@ from .factor_models import (
     check_decimal_factors,
     compound_factors,
     compound_monthly_factors,
-    design_matrix,
     model_factors,
 )
 from .portfolios import SPREAD
 from .stats import (
-    contiguous_columns,
     ols_hac,
     ols_hac_designs,
     ols_hac_masked,
@@ -47,11 +45,10 @@ def excess_returns(
     returns: pd.DataFrame, rf: pd.Series, zero_cost: tuple = (SPREAD,)
 ) -> pd.DataFrame:
     """Subtract rf from every column except the zero-cost ones (the spread)."""
-    out = returns.copy()
-    for col in out.columns:
-        if col not in zero_cost:
-            out[col] = out[col] - rf.reindex(out.index)
-    return out
+    charged = ~returns.columns.isin(list(zero_cost))
+    values = returns.to_numpy(dtype=float, copy=True)
+    values[:, charged] -= rf.reindex(returns.index).to_numpy(dtype=float)[:, None]
+    return pd.DataFrame(values, index=returns.index, columns=returns.columns)
 
 
 @one_blas_thread
@@ -81,57 +78,69 @@ def regress_on_models(
     if not on_factor_dates.all():
         values = values[on_factor_dates]
     observed = np.isfinite(values)
-    aligned = factors.reindex(dates)
+    factor_names = list(dict.fromkeys(f for m in models for f in model_factors(m)))
+    missing = [f for f in factor_names if f not in factors.columns]
+    if missing:
+        raise ValueError(
+            f"factor models {list(models)} need columns {missing} that the factor frame lacks"
+        )
+    factor_values = factors[factor_names].reindex(dates).to_numpy(dtype=float)
+    factor_known = ~np.isnan(factor_values)
+    factor_filled = np.where(factor_known, factor_values, 0.0)
     offset = None
     if rf is not None:
         offset = rf.reindex(dates).to_numpy(dtype=float)
         observed &= np.isfinite(offset)[:, None]
-    blocks = []
+
+    def columns_of(model):
+        return [factor_names.index(f) for f in model_factors(model)]
+
+    fitted, short = [], []
     # Models whose factors cover the same days share each bank's sample, so the spans,
     # and the pass over each block of banks, are shared too.
     samples: dict[bytes, list[str]] = {}
     for model in models:
-        factor_ok = aligned[list(model_factors(model))].notna().all(axis=1).to_numpy()
+        factor_ok = factor_known[:, columns_of(model)].all(axis=1)
         samples.setdefault(factor_ok.tobytes(), []).append(model)
     for sample_models in samples.values():
-        cols = list(model_factors(sample_models[0]))
-        factor_ok = aligned[cols].notna().all(axis=1).to_numpy()
+        factor_ok = factor_known[:, columns_of(sample_models[0])].all(axis=1)
         finite = observed if factor_ok.all() else observed & factor_ok[:, None]
-        nobs = finite.sum(axis=0)
         spans = SpanGroups(finite)
+        nobs = spans.count
         estimable = {}
         for model in sample_models:
             n_params = len(model_factors(model)) + 1
             estimable[model] = nobs >= n_params + min_obs_margin
             if (~estimable[model]).any():
-                short = np.flatnonzero(~estimable[model])
-                blocks.append(
-                    pd.DataFrame(
-                        {
-                            "portfolio": np.asarray(returns.columns)[short],
-                            "model": model,
-                            "model_label": MODEL_LABELS[model],
-                            "n": nobs[short],
-                            "status": [
-                                f"not estimable: N = {n} < k + {min_obs_margin} = "
-                                f"{n_params + min_obs_margin} ({n_params} parameters)"
-                                for n in nobs[short]
-                            ],
-                        }
-                    )
-                )
+                short.append((model, n_params, np.flatnonzero(~estimable[model]), nobs))
         designs = {
-            m: design_matrix(aligned[list(model_factors(m))].fillna(0.0), m) for m in sample_models
+            m: np.column_stack([np.ones(len(dates)), factor_filled[:, columns_of(m)]])
+            for m in sample_models
         }
         for model, members, fit in _fit_columns(designs, values, spans, estimable, nw_lags, offset):
-            blocks.append(
-                _fit_rows(
-                    returns.columns, dates, finite, members, fit, model, list(model_factors(model))
-                )
+            fitted.append(_fit_columns_out(dates, spans, members, fit, model))
+    blocks = []
+    if fitted:
+        blocks.append(_fit_rows(returns.columns, fitted))
+    for model, n_params, columns, nobs in short:
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "portfolio": np.asarray(returns.columns)[columns],
+                    "model": model,
+                    "model_label": MODEL_LABELS[model],
+                    "n": nobs[columns],
+                    "status": [
+                        f"not estimable: N = {n} < k + {min_obs_margin} = "
+                        f"{n_params + min_obs_margin} ({n_params} parameters)"
+                        for n in nobs[columns]
+                    ],
+                }
             )
+        )
     if not blocks:
         return pd.DataFrame(columns=["portfolio", "frequency", "model", "alpha"])
-    out = pd.concat(blocks, ignore_index=True)
+    out = pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
     for col in ("alpha", "alpha_se", "alpha_t", "alpha_p", "r2"):
         if col not in out:
             out[col] = np.nan
@@ -145,15 +154,17 @@ def regress_on_models(
 
 
 class SpanGroups:
-    """Columns of a (T, m) sample mask grouped by their span: ``contiguous`` columns are
-    one unbroken run of True rows, ``groups`` the (first, last, members) of each span
-    held by at least SHARED_SPAN_MIN such columns."""
+    """Columns of a (T, m) sample mask grouped by their span: ``count``, ``first`` and
+    ``last`` observed row per column; ``contiguous`` columns are one unbroken run of True
+    rows, ``groups`` the (first, last, members) of each span held by at least
+    SHARED_SPAN_MIN such columns."""
 
     def __init__(self, finite: np.ndarray):
         self.finite = finite
-        self.contiguous = contiguous_columns(finite)
-        first = finite.argmax(axis=0)
-        last = len(finite) - 1 - finite[::-1].argmax(axis=0)
+        self.first = first = finite.argmax(axis=0)
+        self.last = last = len(finite) - 1 - finite[::-1].argmax(axis=0)
+        self.count = count = finite.sum(axis=0)
+        self.contiguous = (count > 0) & (last - first + 1 == count)
         members = np.flatnonzero(self.contiguous)
         codes, span_of = np.unique(
             np.column_stack([first[members], last[members]]), axis=0, return_inverse=True
@@ -226,33 +237,58 @@ def _fit_columns(designs, values, spans, estimable, nw_lags, offset=None):
     return fits
 
 
-def _fit_rows(names, dates, finite, members, fit, model, cols) -> pd.DataFrame:
-    """One row per fitted column: the regress_on_models columns, built as arrays."""
-    observed = finite[:, members]
-    first = observed.argmax(axis=0)
-    last = len(dates) - 1 - observed[::-1].argmax(axis=0)
+def _fit_columns_out(dates, spans, members, fit, model) -> dict:
+    """The per-column arrays of one fit (``_fit_rows`` puts all fits in one frame)."""
     size = len(members)
-    nobs = np.broadcast_to(fit.nobs, size)
-    # Small samples: t(N - k) rather than the normal for the alpha's p-value.
-    alpha_p = 2.0 * stats.t.sf(np.abs(fit.tvalues[0]), nobs - len(cols) - 1)
-    frame = {
-        "portfolio": np.asarray(names)[members],
-        "model": model,
-        "model_label": MODEL_LABELS[model],
+    cols = list(model_factors(model))
+    out = {
+        "members": members,
+        "model": np.full(size, model, dtype=object),
         "alpha": fit.params[0],
         "alpha_se": fit.bse[0],
         "alpha_t": fit.tvalues[0],
-        "alpha_p": alpha_p,
         "r2": fit.rsquared,
-        "n": nobs,
+        "n": np.broadcast_to(fit.nobs, size),
+        "n_params": np.full(size, len(cols) + 1),
         "nw_lags": np.broadcast_to(fit.lags, size),
-        "start": dates[first],
-        "end": dates[last],
+        "start": dates[spans.first[members]],
+        "end": dates[spans.last[members]],
+    }
+    for f in ALL_FACTORS:
+        out[f"beta_{f}"] = fit.params[1 + cols.index(f)] if f in cols else np.full(size, np.nan)
+        out[f"t_{f}"] = fit.tvalues[1 + cols.index(f)] if f in cols else np.full(size, np.nan)
+    return out
+
+
+def _fit_rows(names, fitted: list[dict]) -> pd.DataFrame:
+    """One row per fitted column, in one frame: the regress_on_models columns."""
+
+    def joined(key):
+        return np.concatenate([np.asarray(f[key]) for f in fitted])
+
+    models = joined("model")
+    nobs = joined("n")
+    alpha_t = joined("alpha_t")
+    # Small samples: t(N - k) rather than the normal for the alpha's p-value.
+    alpha_p = 2.0 * stats.t.sf(np.abs(alpha_t), nobs - joined("n_params"))
+    frame = {
+        "portfolio": np.asarray(names)[joined("members")],
+        "model": models,
+        "model_label": pd.Series(models).map(MODEL_LABELS).to_numpy(),
+        "alpha": joined("alpha"),
+        "alpha_se": joined("alpha_se"),
+        "alpha_t": alpha_t,
+        "alpha_p": alpha_p,
+        "r2": joined("r2"),
+        "n": nobs,
+        "nw_lags": joined("nw_lags"),
+        "start": pd.DatetimeIndex(joined("start")),
+        "end": pd.DatetimeIndex(joined("end")),
         "status": "ok",
     }
     for f in ALL_FACTORS:
-        frame[f"beta_{f}"] = fit.params[1 + cols.index(f)] if f in cols else np.nan
-        frame[f"t_{f}"] = fit.tvalues[1 + cols.index(f)] if f in cols else np.nan
+        frame[f"beta_{f}"] = joined(f"beta_{f}")
+        frame[f"t_{f}"] = joined(f"t_{f}")
     return pd.DataFrame(frame)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .stats import as_datetime
+
 FACTOR_COLUMNS = ("mkt_rf", "smb", "hml", "rmw", "cma", "rf", "mom")
 
 FACTOR_MODELS: dict[str, tuple[str, ...]] = {
@@ -47,7 +49,7 @@ def check_decimal_factors(factors: pd.DataFrame, name: str = "factors") -> pd.Da
     frame = factors.copy()
     if "date" in frame.columns:
         frame = frame.set_index("date")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index), name="date")
+    frame.index = pd.DatetimeIndex(as_datetime(frame.index), name="date")
     missing = [c for c in ("mkt_rf", "rf") if c not in frame.columns]
     if missing:
         raise ValueError(f"{name} lacks columns {missing}; expected {list(FACTOR_COLUMNS)}")
@@ -68,7 +70,7 @@ def compound_factors(factors: pd.DataFrame, period_ends: pd.DatetimeIndex) -> pd
     minus the compounded rf, as Ken French builds monthly files.
     """
     daily = check_decimal_factors(factors)
-    ends = pd.DatetimeIndex(sorted(pd.to_datetime(period_ends)))
+    ends = pd.DatetimeIndex(as_datetime(period_ends)).sort_values()
     period = ends.searchsorted(daily.index, side="left")
     keep = (period > 0) & (period < len(ends))
     daily = daily[keep]
