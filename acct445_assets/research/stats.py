@@ -333,10 +333,10 @@ def newey_west_mean(values, lags: int | None = None, small_sample: bool = False)
     Columns sharing a missing-value pattern are estimated together in one batch.
     """
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
-    out = pd.DataFrame(
-        index=frame.columns, columns=["mean", "se", "t", "p", "n", "lags"], dtype=float
-    )
-    finite = frame.notna().to_numpy()
+    data = frame.to_numpy(dtype=float)
+    finite = ~np.isnan(data)
+    # mean, se, t, p, n, lags
+    out = np.full((frame.shape[1], 6), np.nan)
     patterns: dict[bytes, list[int]] = {}
     for j in range(frame.shape[1]):
         patterns.setdefault(finite[:, j].tobytes(), []).append(j)
@@ -344,27 +344,18 @@ def newey_west_mean(values, lags: int | None = None, small_sample: bool = False)
         mask = finite[:, cols[0]]
         n_obs = int(mask.sum())
         if n_obs < 2:
-            out.iloc[cols, out.columns.get_loc("n")] = n_obs
+            out[cols, 4] = n_obs
             continue
         res = ols_hac(
-            np.ones((n_obs, 1)),
-            frame.to_numpy(dtype=float)[mask][:, cols],
-            lags=lags,
-            small_sample=small_sample,
+            np.ones((n_obs, 1)), data[mask][:, cols], lags=lags, small_sample=small_sample
         )
-        out.iloc[cols, :] = np.column_stack(
-            [
-                res.params[0],
-                res.bse[0],
-                res.tvalues[0],
-                res.pvalues[0],
-                np.full(len(cols), n_obs),
-                np.full(len(cols), res.lags),
-            ]
-        )
-    out["n"] = out["n"].astype("Int64")
-    out["lags"] = out["lags"].astype("Int64")
-    return out
+        out[cols, :4] = np.column_stack([res.params[0], res.bse[0], res.tvalues[0], res.pvalues[0]])
+        out[cols, 4] = n_obs
+        out[cols, 5] = res.lags
+    result = pd.DataFrame(out[:, :4], index=frame.columns, columns=["mean", "se", "t", "p"])
+    result["n"] = pd.array(out[:, 4], dtype="Float64").astype("Int64")
+    result["lags"] = pd.array(out[:, 5], dtype="Float64").astype("Int64")
+    return result
 
 
 def annualised_sharpe(values, frequency: str) -> pd.Series:
