@@ -106,48 +106,68 @@ def assign_groups(
         raise ValueError(f"n_groups must be at least 2, got {n_groups}")
     frame = universe.loc[universe["cnoi"].notna()].copy()
     frame["rebalance_date"] = as_datetime(frame["rebalance_date"])
-    if frame.duplicated(["rebalance_date", "cik"]).any():
-        dup = frame.loc[frame.duplicated(["rebalance_date", "cik"]), ["rebalance_date", "cik"]]
+    day, days = sorted_codes(frame["rebalance_date"].to_numpy())
+    bank = pd.factorize(frame["cik"])[0] + 1
+    repeated = pd.Series(day * (int(bank.max(initial=0)) + 1) + bank).duplicated().to_numpy()
+    if repeated.any():
+        dup = frame.loc[repeated, ["rebalance_date", "cik"]]
         raise ValueError(
             f"rebalance universe has duplicate (rebalance_date, cik) rows, first {dup.iloc[0].tolist()}"
         )
-    size = frame.groupby("rebalance_date")["cik"].transform("size")
-    groups_used = np.minimum(n_groups, size // min_per_group)
-    frame["n_groups"] = groups_used.astype(int)
-    rank = frame.groupby("rebalance_date")["cnoi"].rank(method="min")
-    frame["group"] = (np.floor((rank - 1) * frame["n_groups"] / size) + 1).astype(int)
+    cnoi = frame["cnoi"].to_numpy()
+    n_banks = np.bincount(day, minlength=len(days))
+    groups_used = np.minimum(n_groups, n_banks // min_per_group)
+    # Sorted by date, then CNOI: ties share the lowest rank (pandas' rank "min"), so tied
+    # banks all land in the lower group.
+    order = np.lexsort((cnoi, day))
+    day_sorted, cnoi_sorted = day[order], cnoi[order]
+    new_value = np.ones(len(order), dtype=bool)
+    new_value[1:] = (day_sorted[1:] != day_sorted[:-1]) | (cnoi_sorted[1:] != cnoi_sorted[:-1])
+    first_of_value = np.flatnonzero(new_value)[np.cumsum(new_value) - 1]
+    date_start = np.cumsum(n_banks) - n_banks
+    rank = np.empty(len(order))
+    rank[order] = first_of_value - date_start[day_sorted] + 1.0
+    used = groups_used[day]
+    group = (np.floor((rank - 1) * used / n_banks[day]) + 1).astype(int)
     notes = []
-    per_date = frame.groupby("rebalance_date").agg(
-        n_banks=("cik", "size"), n_groups=("n_groups", "first")
-    )
-    reduced = per_date[per_date["n_groups"] < n_groups]
-    for day, row in reduced.iterrows():
-        if row["n_groups"] < 2:
+    for d in np.flatnonzero(groups_used < n_groups):
+        when, count, used_d = days[d].date(), int(n_banks[d]), int(groups_used[d])
+        if used_d < 2:
             notes.append(
-                f"{day.date()}: {row['n_banks']} banks cannot fill 2 groups of {min_per_group}; date skipped"
+                f"{when}: {count} banks cannot fill 2 groups of {min_per_group}; date skipped"
             )
         else:
-            notes.append(
-                f"{day.date()}: {row['n_banks']} banks -> {row['n_groups']} groups instead of {n_groups}"
-            )
-    frame = frame.loc[frame["n_groups"] >= 2]
-    frame["short_group"] = frame.groupby("rebalance_date")["group"].transform("max")
-    emptied = frame.groupby("rebalance_date")[["short_group", "n_groups"]].first()
-    for day, row in emptied[emptied["short_group"] < emptied["n_groups"]].iterrows():
+            notes.append(f"{when}: {count} banks -> {used_d} groups instead of {n_groups}")
+    kept = used >= 2
+    short_group = np.zeros(len(days), dtype=int)
+    np.maximum.at(short_group, day[kept], group[kept])
+    for d in np.flatnonzero((groups_used >= 2) & (short_group < groups_used)):
         notes.append(
-            f"{day.date()}: ties leave groups {int(row['short_group']) + 1}..{int(row['n_groups'])} "
-            f"empty; the spread's short leg is group {int(row['short_group'])}"
+            f"{days[d].date()}: ties leave groups {short_group[d] + 1}..{groups_used[d]} "
+            f"empty; the spread's short leg is group {short_group[d]}"
         )
-    breakpoints = (
-        frame.groupby(["rebalance_date", "group"])
-        .agg(
-            n_banks=("cik", "size"),
-            cnoi_min=("cnoi", "min"),
-            cnoi_max=("cnoi", "max"),
-            n_groups=("n_groups", "first"),
-            short_group=("short_group", "first"),
-        )
-        .reset_index()
+    frame = frame.loc[kept]
+    frame["n_groups"] = used[kept].astype(int)
+    frame["group"] = group[kept]
+    frame["short_group"] = short_group[day[kept]]
+    # In date-then-CNOI order each (date, group) is one run of rows.
+    sorted_kept = kept[order]
+    run_day, run_group = day_sorted[sorted_kept], group[order][sorted_kept]
+    run_cnoi = cnoi_sorted[sorted_kept]
+    change = np.ones(len(run_day) + 1, dtype=bool)
+    change[1:-1] = (run_day[1:] != run_day[:-1]) | (run_group[1:] != run_group[:-1])
+    edges = np.flatnonzero(change)
+    starts, ends = edges[:-1], edges[1:] - 1
+    breakpoints = pd.DataFrame(
+        {
+            "rebalance_date": days[run_day[starts]],
+            "group": run_group[starts],
+            "n_banks": ends - starts + 1,
+            "cnoi_min": run_cnoi[starts],
+            "cnoi_max": run_cnoi[ends],
+            "n_groups": groups_used[run_day[starts]].astype(int),
+            "short_group": short_group[run_day[starts]],
+        }
     )
     return frame.reset_index(drop=True), breakpoints, notes
 
@@ -161,6 +181,8 @@ def sorted_codes(values) -> tuple[np.ndarray, pd.Index]:
     """
     if isinstance(values, pd.Series):
         values = values.array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
     if isinstance(values, pd.Categorical):
         codes, labels = values.codes, values.categories
         complete = len(codes) == 0 or codes.min() >= 0
@@ -197,7 +219,8 @@ def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     if (day_codes < 0).any() or (bank_codes < 0).any():
         pos = int(np.flatnonzero((day_codes < 0) | (bank_codes < 0))[0])
         raise ValueError(f"returns row {pos} has no date or no cik")
-    flat = day_codes.astype(np.int64) * len(ciks) + bank_codes
+    # Cells of the banks x dates layout in which the matrix is built below.
+    flat = bank_codes.astype(np.int64) * len(days) + day_codes
     # Marking cells is a linear pass; np.unique would sort all 12M keys.
     cells = np.zeros(len(days) * len(ciks), dtype=bool)
     cells[flat] = True
@@ -213,7 +236,7 @@ def wide_returns(returns: pd.DataFrame) -> pd.DataFrame:
     # Banks x dates in memory (the frame's block as pandas stores it), so each bank's series
     # is contiguous for the column-wise estimators and no copy is made here.
     matrix = np.full((len(ciks), len(days)), np.nan)
-    matrix[bank_codes, day_codes] = ret
+    matrix.ravel()[flat] = ret
     return pd.DataFrame(
         matrix.T, index=pd.DatetimeIndex(days, name="date"), columns=pd.Index(ciks, name="cik")
     )
@@ -312,15 +335,18 @@ def buy_and_hold(
         block = ret[begin:end]
         traded = np.isfinite(block)
         ret0 = np.where(traded, block, 0.0)
-        growth = np.cumsum(np.log1p(ret0), axis=0)
-        drift = np.exp(np.vstack([np.zeros((1, n_banks)), growth[:-1]]))
-        value = weight_at[period] * drift
+        # A running product, not exp(cumsum(log1p)): two transcendentals per cell were
+        # most of the sorts' time.
+        growth = np.cumprod(1.0 + ret0, axis=0)
+        value = np.empty_like(growth)
+        value[0] = weight_at[period]
+        np.multiply(growth[:-1], weight_at[period], out=value[1:])
         members = (group_at[period][:, None] == group_ids).astype(float)
         denom = (value * traded) @ members
         numer = (value * ret0) @ members
         with np.errstate(invalid="ignore", divide="ignore"):
             daily[begin:end] = np.where(denom > 0, numer / denom, np.nan)
-        end_growth[period] = np.where(traded[-1], np.exp(growth[-1]), 0.0)
+        end_growth[period] = np.where(traded[-1], growth[-1], 0.0)
     return daily, end_growth
 
 
@@ -474,8 +500,23 @@ def holding_returns(
 
     summary = pd.concat(
         [
-            summarise(period_long, frequency, nw_lags, period_rf, min_obs_margin),
-            summarise(daily_long, "daily", nw_lags, rf_daily, min_obs_margin),
+            summarise(
+                pd.DataFrame(period_ret, index=rebal[held_periods], columns=names),
+                pd.DataFrame(period_net, index=rebal[held_periods], columns=names),
+                frequency,
+                nw_lags,
+                period_rf.to_numpy(),
+                min_obs_margin,
+                turnover=turnover_all[held_periods],
+            ),
+            summarise(
+                pd.DataFrame(daily_all, index=days, columns=names),
+                pd.DataFrame(daily_net, index=days, columns=names),
+                "daily",
+                nw_lags,
+                rf_daily.to_numpy(),
+                min_obs_margin,
+            ),
         ],
         ignore_index=True,
     )
@@ -493,31 +534,30 @@ def holding_returns(
 
 
 def summarise(
-    long: pd.DataFrame,
+    gross: pd.DataFrame,
+    net: pd.DataFrame,
     frequency: str,
     nw_lags: int | None = None,
-    rf: pd.Series | None = None,
+    rf: np.ndarray | None = None,
     min_obs_margin: int = 20,
+    turnover: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Mean, Newey-West t, annualised Sharpe, turnover and net mean per portfolio.
 
-    ``rf`` is indexed like ``long``'s date (daily) or period_start (holding periods): the
-    groups' Sharpe ratios use ret - rf, the spread's its raw zero-cost return. The NW t
-    needs N >= 1 + ``min_obs_margin``.
+    ``gross`` and ``net``: dates (or holding periods) x portfolios, NaN where a portfolio
+    has no return; a portfolio with none at all has no row. ``rf`` (one per row): the
+    groups' Sharpe ratios use ret - rf, the spread's its raw zero-cost return.
+    ``turnover`` (same shape) is averaged over the rows with a return. The NW t needs
+    N >= 1 + ``min_obs_margin``.
     """
-    index_col = "date" if "date" in long.columns else "period_start"
-    gross = long.pivot(index=index_col, columns="portfolio", values="ret")
-    net = long.pivot(index=index_col, columns="portfolio", values="ret_net")
+    held = gross.notna().any(axis=0).to_numpy()
+    gross, net = gross.loc[:, held], net.loc[:, held]
     gross_stats = newey_west_mean(gross, lags=nw_lags)
     net_stats = newey_west_mean(net, lags=nw_lags)
-    rf_aligned = (
-        pd.Series(np.nan, index=gross.index)
-        if rf is None
-        else pd.Series(rf).set_axis(pd.DatetimeIndex(pd.Series(rf).index)).reindex(gross.index)
-    )
+    rf_rows = np.full(len(gross), np.nan) if rf is None else np.asarray(rf, dtype=float)
     zero_cost = [c for c in gross.columns if c == SPREAD]
-    excess = excess_of_rf(gross, rf_aligned, zero_cost)
-    excess_net = excess_of_rf(net, rf_aligned, zero_cost)
+    excess = excess_of_rf(gross, rf_rows, zero_cost)
+    excess_net = excess_of_rf(net, rf_rows, zero_cost)
     n_obs = gross_stats["n"].to_numpy(dtype=float)
     estimable = n_obs >= 1 + min_obs_margin
     status = np.where(
@@ -531,7 +571,7 @@ def summarise(
 
     out = pd.DataFrame(
         {
-            "portfolio": gross.columns,
+            "portfolio": np.asarray(gross.columns, dtype=object),
             "frequency": frequency,
             "mean": gross_stats["mean"].to_numpy(dtype=float),
             "nw_se": hac(gross_stats, "se"),
@@ -548,17 +588,23 @@ def summarise(
             "status": status,
         }
     )
-    if "turnover" in long.columns:
-        mean_turnover = long.groupby("portfolio")["turnover"].mean()
-        out["mean_turnover"] = out["portfolio"].map(mean_turnover).astype(float)
+    if turnover is not None:
+        with_return = np.where(gross.notna().to_numpy(), turnover[:, held], np.nan)
+        out["mean_turnover"] = _column_means(with_return)
     order = {name: i for i, name in enumerate([*range(1, 101), SPREAD])}
     return out.sort_values("portfolio", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def excess_of_rf(frame: pd.DataFrame, rf: pd.Series, zero_cost=(SPREAD,)) -> pd.DataFrame:
-    """``frame`` minus ``rf`` (aligned on the index) in every column except the zero-cost ones."""
-    out = frame.copy()
-    for col in out.columns:
-        if col not in zero_cost:
-            out[col] = out[col] - rf.to_numpy()
-    return out
+def _column_means(values: np.ndarray) -> np.ndarray:
+    """Mean of each column over its non-NaN rows (NaN for none), without nanmean's warning."""
+    counts = np.isfinite(values).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.nansum(values, axis=0) / counts, np.nan)
+
+
+def excess_of_rf(frame: pd.DataFrame, rf, zero_cost=(SPREAD,)) -> pd.DataFrame:
+    """``frame`` minus ``rf`` (one value per row) in every column except the zero-cost ones."""
+    charged = np.array([c not in zero_cost for c in frame.columns], dtype=bool)
+    values = frame.to_numpy(dtype=float, copy=True)
+    values[:, charged] -= np.asarray(rf, dtype=float)[:, None]
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
