@@ -65,3 +65,22 @@ def test_closing_a_sqlite_connection_of_the_code_location_does_not_checkpoint(tm
     assert wal.exists() and wal.stat().st_size > 0
     with engine.connect() as conn:
         assert conn.exec_driver_sql("select count(*) from events").scalar() == 20
+
+
+def test_the_sample_source_keeps_its_universe_and_truth_record_under_acct445_home(
+    tmp_path, monkeypatch
+):
+    from acct445_assets.resources import build_resources
+    from acct445_assets.sources.sample import SamplePrices, SampleSpec
+
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    resources = build_resources(load_settings({"ACCT445_HOME": str(home)}))
+    for name in ("factor_source", "price_source", "filing_source"):
+        assert resources[name].spec().sample_dir == str(home / "sample")
+    # The resource's own directory, on a universe small enough for a unit test.
+    small = SampleSpec(445, 4, "2022-01-01", "2022-03-31", resources["price_source"].sample_dir)
+    truth = SamplePrices(small).provenance()["truth_record"]
+    assert truth == str(home / "sample" / "truth.json")
+    assert list((home / "sample" / "cache").glob("*.pkl"))
+    assert not (tmp_path / "data").exists()

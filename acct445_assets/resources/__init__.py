@@ -51,7 +51,11 @@ def build_resources(settings: Settings) -> dict:
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     database = str(settings.warehouse)
     if settings.source == "sample":
-        market = {"factor_source": SampleFactorSource(), "price_source": SamplePriceSource()}
+        sample_dir = str(settings.sample_dir)
+        market = {
+            "factor_source": SampleFactorSource(sample_dir=sample_dir),
+            "price_source": SamplePriceSource(sample_dir=sample_dir),
+        }
     elif settings.source == "files":
         data_dir = str(settings.data_dir)
         market = {

@@ -135,7 +135,7 @@ class EdgarFilingSource(FilingSource):
 def build_filing_source(settings) -> FilingSource:
     """The `filing_source` resource for `ACCT445_SOURCE` (settings from settings.load_settings)."""
     if settings.source == "sample":
-        return SampleFilingSource()
+        return SampleFilingSource(sample_dir=str(settings.sample_dir))
     if settings.source == "files":
         return FileFilingSource(data_dir=str(settings.data_dir))
     return EdgarFilingSource(edgar=edgar_resource(settings))
