@@ -60,3 +60,15 @@ def test_research_holds_estimators_only():
     assert {k: v for k, v in offending.items() if v} == {}
     assert not list((PACKAGE / "research").glob("sample*.py"))
     assert not list((PACKAGE / "research").glob("publication*.py"))
+
+
+def test_loading_the_code_location_imports_neither_scipy_stats_nor_statsmodels():
+    # Every run worker and CLI call loads the definitions; those two cost it 1.4 s and
+    # 100 MB, and only the validation and the event study's CNOI sorts use them.
+    code = (
+        "import sys\n"
+        "import acct445_assets.definitions\n"
+        "print(sorted(m for m in ('scipy.stats', 'statsmodels') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

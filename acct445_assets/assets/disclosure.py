@@ -12,7 +12,6 @@ from dagster import (
     asset_check,
 )
 from dagster_duckdb import DuckDBResource
-from scipy.stats import spearmanr
 
 from ..cnoi.adoption import adoption_table
 from ..cnoi.latent import cnoi_latent_fit
@@ -220,7 +219,7 @@ def cnoi_scores(
         keep = lat.notna()
         if keep.sum() > 3:
             meta["spearman_bank_cnoi_vs_latent_opacity"] = float(
-                spearmanr(per_bank[keep], lat[keep]).statistic
+                per_bank[keep].corr(lat[keep], method="spearman")
             )
             slope, intercept = np.polyfit(lat[keep], per_bank[keep], 1)
             meta["cnoi_on_latent_slope"] = float(slope)

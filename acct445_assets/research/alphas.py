@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .factor_models import (
     FACTOR_MODELS,
@@ -34,6 +33,7 @@ from .stats import (
     ols_hac_masked,
     one_blas_thread,
     periods_per_year,
+    t_sf,
 )
 
 ALL_FACTORS = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom")
@@ -270,7 +270,7 @@ def _fit_rows(names, fitted: list[dict]) -> pd.DataFrame:
     nobs = joined("n")
     alpha_t = joined("alpha_t")
     # Small samples: t(N - k) rather than the normal for the alpha's p-value.
-    alpha_p = 2.0 * stats.t.sf(np.abs(alpha_t), nobs - joined("n_params"))
+    alpha_p = 2.0 * t_sf(np.abs(alpha_t), nobs - joined("n_params"))
     frame = {
         "portfolio": np.asarray(names)[joined("members")],
         "model": models,

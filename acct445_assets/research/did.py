@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from .fe import twfe_frame
+from .stats import chi2_sf, norm_ppf, norm_sf
 
 OK = "ok"
 
@@ -256,7 +257,7 @@ def twfe_event_study(frame: pd.DataFrame, outcome: str, leads_lags: int = 8):
         pretrend = {
             "wald": wald,
             "df": len(leads),
-            "p": float(stats.chi2.sf(wald, len(leads))),
+            "p": float(chi2_sf(wald, len(leads))),
             "status": OK,
         }
     else:
@@ -448,7 +449,7 @@ def group_time_att(frame: pd.DataFrame, outcome: str, alpha: float = 0.05) -> Gr
     wide[bank_code, time_code] = data[outcome].to_numpy(dtype=float)
     bank_cohort = np.full(n_banks, np.nan)
     bank_cohort[bank_code] = data["g"].to_numpy()
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     rows, influences, members = [], [], []
     for cohort in np.unique(bank_cohort[~np.isnan(bank_cohort)]):
         earlier = np.flatnonzero(times < cohort)
@@ -525,14 +526,14 @@ def callaway_santanna(frame: pd.DataFrame, outcome: str, alpha: float = 0.05):
     dynamic event-time curve, with analytic bank-clustered SEs."""
     result = group_time_att(frame, outcome, alpha)
     cells = result.cells
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     att, se = aggregate_att(result, (cells["t"] >= cells["cohort"]).to_numpy())
     estimate = {
         "estimator": "callaway_santanna",
         "coef": att,
         "se": se,
         "t": att / se,
-        "p": float(2 * stats.norm.sf(abs(att / se))),
+        "p": float(2 * norm_sf(abs(att / se))),
         "ci_low": att - z * se,
         "ci_high": att + z * se,
         "wild_p": np.nan,

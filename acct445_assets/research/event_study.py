@@ -41,11 +41,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from .portfolios import sorted_codes
-from .stats import latest_known, one_blas_thread
+from .stats import latest_known, norm_sf, one_blas_thread, t_sf
 
 MODELS = ("market", "market_adjusted", "ff3")
 
@@ -249,10 +247,10 @@ def event_tests(label, car, scar, sar, resid, mask, ar, traded, stopped, dof) ->
     n_est = mask.sum(axis=0).astype(float)
 
     def t_p(t, n=n_banks):
-        return float(2 * stats.t.sf(abs(t), n - 1))
+        return float(2 * t_sf(abs(t), n - 1))
 
     def z_p(z):
-        return float(2 * stats.norm.sf(abs(z)))
+        return float(2 * norm_sf(abs(z)))
 
     t_cs, t_bmp = mean_t(car), mean_t(scar)
     r_bar = _mean_pairwise_correlation(resid, mask)
@@ -290,7 +288,11 @@ def event_tests(label, car, scar, sar, resid, mask, ar, traded, stopped, dof) ->
 
 def quartile_difference(q4: np.ndarray, q1: np.ndarray, n_permutations: int, seed: int) -> dict:
     """METHODS 5: Q4 - Q1 CAR difference, Welch t and a two-sided permutation p."""
-    welch = stats.ttest_ind(q4, q1, equal_var=False)
+    # Imported here, not at the top: scipy.stats costs every process that loads the
+    # code location a second, and only the CNOI sorts need it.
+    from scipy.stats import ttest_ind
+
+    welch = ttest_ind(q4, q1, equal_var=False)
     observed = q4.mean() - q1.mean()
     rng = np.random.default_rng(seed)
     shuffled = rng.permuted(np.tile(np.r_[q4, q1], (n_permutations, 1)), axis=1)
@@ -320,6 +322,8 @@ def car_on_cnoi(
         )
         table = pd.DataFrame({"event": label, "term": terms, "n": len(scored), "status": reason})
         return table, f"event {label}: CAR on CNOI {reason}"
+    import statsmodels.api as sm  # as above: only this regression needs it
+
     exog = sm.add_constant(scored["cnoi"].to_numpy() - cnoi_center)
     fit = sm.OLS(scored["car"].to_numpy(), exog).fit(cov_type="HC3", use_t=True)
     ci = fit.conf_int()

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from .stats import t_ppf, t_sf
 
 COVARIANCES = ("clustered", "driscoll-kraay", "unadjusted")
 
@@ -223,8 +224,8 @@ def twfe_ols(
         covariance = (covariance + covariance.T) / 2
     se = np.sqrt(np.diag(covariance))
     tstat = params / se
-    pvalue = 2 * stats.t.sf(np.abs(tstat), df_resid)
-    crit = stats.t.ppf(1 - alpha / 2, df_resid)
+    pvalue = 2 * t_sf(np.abs(tstat), df_resid)
+    crit = t_ppf(1 - alpha / 2, df_resid)
     y_e = demeaner.demean(y, big_only=True) if demeaner.big is e_codes else None
     if y_e is None:  # entity is the small dimension: bank-demean directly
         y_e = y - (np.bincount(e_codes, weights=y, minlength=n_e) / np.bincount(e_codes))[e_codes]

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .did import quarter_number
 from .fe import twfe_frame
-from .stats import newey_west_mean
+from .stats import newey_west_mean, t_ppf, t_sf
 
 CONTROLS = ("log_mv", "ret", "volatility")
 
@@ -92,7 +91,7 @@ def fama_macbeth(
     series = pd.DataFrame(rows, index=pd.Index(index, name="quarter"), columns=terms)
     summary = newey_west_mean(series, lags=nw_lags)
     dof = len(series) - 1
-    crit = stats.t.ppf(0.975, dof) if dof > 0 else np.nan
+    crit = t_ppf(0.975, dof) if dof > 0 else np.nan
     table = pd.DataFrame(
         {
             "estimator": "fama_macbeth",
@@ -101,7 +100,7 @@ def fama_macbeth(
             "se": summary["se"].to_numpy(dtype=float),
             "t": summary["t"].to_numpy(dtype=float),
             # t(T-1) reference for the few quarters a bank panel has.
-            "p": 2 * stats.t.sf(np.abs(summary["t"].to_numpy(dtype=float)), dof),
+            "p": 2 * t_sf(np.abs(summary["t"].to_numpy(dtype=float)), dof),
             "n_obs": int(len(frame)),
             "n_periods": len(series),
         }

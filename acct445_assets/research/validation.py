@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from ..calendar import add_trading_days
 from ..cnoi.rubric import WEIGHTS
+from .stats import f_sf
 
 READABILITY = ["fog", "fk_grade", "flesch", "smog", "words", "sentences"]
 SCORES = ["cnoi", "d", "g", "r", "j", "t", "s", "x"]
@@ -45,6 +44,10 @@ class ValidationResult:
 
 
 def correlations(scores: pd.DataFrame) -> pd.DataFrame:
+    # Imported here: scipy.stats and statsmodels cost every process that loads the code
+    # location 2 s, and only the validation asset uses them.
+    from scipy import stats
+
     rows = []
     ok = scores[scores.get("status", "ok") == "ok"] if "status" in scores else scores
     for s in SCORES:
@@ -109,6 +112,8 @@ def next_quarter_sample(
 
 
 def _ols_hc3(y: pd.Series, x: pd.DataFrame):
+    import statsmodels.api as sm  # see correlations
+
     return sm.OLS(y.to_numpy(float), sm.add_constant(x.to_numpy(float), has_constant="add")).fit(
         cov_type="HC3"
     )
@@ -122,7 +127,7 @@ def incremental_f(
     if dof <= 0 or r2_full >= 1:
         return np.nan, np.nan
     f = ((r2_full - r2_restricted) / q) / ((1 - r2_full) / dof)
-    return float(f), float(stats.f.sf(f, q, dof))
+    return float(f), float(f_sf(f, q, dof))
 
 
 def horse_race(sample: pd.DataFrame) -> pd.DataFrame:
