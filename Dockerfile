@@ -29,8 +29,10 @@ RUN uv sync --no-dev --python python3
 ENV PATH=/opt/venv/bin:$PATH \
     ACCT445_HOME=/tmp/build \
     ACCT445_WAREHOUSE=/tmp/build/acct445.duckdb
-# The dbt manifest is parsed here, once, instead of at every process start.
-RUN dagster-dbt project prepare-and-package --file acct445_assets/assets/warehouse.py \
+# The NYSE session table and the dbt manifest are made here, once, instead of at every
+# process start.
+RUN python -m acct445_assets.calendar \
+    && dagster-dbt project prepare-and-package --file acct445_assets/assets/warehouse.py \
     && test -f acct445_assets/dbt_project/target/manifest.json \
     && rm -rf /tmp/build acct445_assets/dbt_project/logs
 COPY deploy/prune-venv.sh /tmp/prune-venv.sh

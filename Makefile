@@ -17,15 +17,16 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $@
 
-install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock (runtime packages only) and prepare the dbt manifest
+install: $(DAGSTER_HOME)/dagster.yaml  ## create .venv from uv.lock (runtime packages only), the NYSE session table and the dbt manifest
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --root-user-action=ignore uv 2>/dev/null \
 		|| python3 -m pip install --quiet --root-user-action=ignore --break-system-packages uv
-	@echo "install: .venv from uv.lock, dbt manifest"
+	@echo "install: .venv from uv.lock, NYSE sessions, dbt manifest"
 	@# --inexact: a later install does not remove the test packages `make test` added.
 	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as here and in CI) every process
 	@# would otherwise compile Dagster, dbt and pandas from source, about 8 s per CLI call.
 	@$(UV) sync --frozen --no-dev --inexact --quiet --compile-bytecode
 	@$(UV) run --frozen --no-dev python -m compileall -q acct445_assets acct445_assets_bench >/dev/null
+	@$(UV) run --frozen --no-dev python -m acct445_assets.calendar >/dev/null
 	@mkdir -p data/logs
 	@$(UV) run --frozen --no-dev dagster-dbt project prepare-and-package \
 		--file acct445_assets/assets/warehouse.py >data/logs/dbt-prepare.log 2>&1 \

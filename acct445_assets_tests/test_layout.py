@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from acct445_assets import calendar
+
 PACKAGE = Path(__file__).resolve().parents[1] / "acct445_assets"
 PURE = ("sources", "cnoi", "research", "publication")
 
@@ -62,13 +64,16 @@ def test_research_holds_estimators_only():
     assert not list((PACKAGE / "research").glob("publication*.py"))
 
 
-def test_loading_the_code_location_imports_neither_scipy_stats_nor_statsmodels():
-    # Every run worker and CLI call loads the definitions; those two cost it 1.4 s and
-    # 100 MB, and only the validation and the event study's CNOI sorts use them.
+def test_loading_the_code_location_imports_no_scipy_stats_statsmodels_or_calendar_builder():
+    # Every run worker and CLI call loads the definitions. scipy.stats and statsmodels cost
+    # it 1.4 s and 100 MB, and only the validation and the event study's CNOI sorts use
+    # them; building the XNYS calendar costs 0.8 s where `make install` stored its sessions.
+    assert calendar._stored_sessions() is not None, "no NYSE session table: run make install"
     code = (
         "import sys\n"
         "import acct445_assets.definitions\n"
-        "print(sorted(m for m in ('scipy.stats', 'statsmodels') if m in sys.modules))"
+        "print(sorted(m for m in ('scipy.stats', 'statsmodels', 'exchange_calendars')"
+        " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -7,9 +7,9 @@ import json
 import os
 import pickle
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
-import exchange_calendars
 import numpy as np
 import pandas as pd
 
@@ -31,7 +31,7 @@ READ_MODULES = (
 def generator_fingerprint() -> str:
     """Changes with the generator's code, the calendar it reads and numpy/pandas, so a
     universe cached on disk is never one the current code would not make."""
-    versions = f"{np.__version__} {pd.__version__} {exchange_calendars.__version__}"
+    versions = f"{np.__version__} {pd.__version__} {version('exchange_calendars')}"
     digest = hashlib.sha256(versions.encode())
     for path in sorted([*Path(__file__).parent.glob("*.py"), *READ_MODULES]):
         digest.update(path.read_bytes())
