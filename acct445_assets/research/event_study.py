@@ -440,8 +440,15 @@ def single_event(
     factors_x, rf = _design(model, market, factors, calendar)
     ciks = returns_wide.columns
 
+    matrix_row = returns_wide.index.get_indexer(calendar)
+
     def bank_returns(rows):
-        values = returns_wide.reindex(calendar[rows]).to_numpy(dtype=float)
+        at = matrix_row[rows]
+        if len(at) and at[0] >= 0 and (np.diff(at) == 1).all():
+            # Consecutive rows of the matrix: a view of them, not a reindexed copy.
+            values = returns_wide.iloc[at[0] : at[-1] + 1].to_numpy(dtype=float)
+        else:
+            values = returns_wide.reindex(calendar[rows]).to_numpy(dtype=float)
         return values - rf[rows, None] if rf is not None else values
 
     x_est, x_evt = factors_x[est_rows], factors_x[evt_rows]
