@@ -486,3 +486,19 @@ def test_a_prebuilt_returns_matrix_gives_the_same_study(toy):
                 check_dtype=False,
                 check_categorical=False,
             )
+
+
+def test_single_event_gathers_its_windows_by_date_from_a_matrix_with_other_rows(toy):
+    """The windows are sliced out of the matrix when its rows are the calendar's; a matrix
+    with a row the calendar lacks (inside the event window here) is read by date."""
+    from acct445_assets.research.event_study import single_event
+
+    wide, market, day0, _, _ = toy
+    extra = pd.DataFrame(
+        0.5, index=[wide.index[day0] + pd.Timedelta(hours=12)], columns=wide.columns
+    )
+    kwargs = dict(market=market, window=WIN, estimation_window=EST, min_estimation_returns=15)
+    sliced = single_event(wide, wide.index[day0], **kwargs)
+    gathered = single_event(pd.concat([wide, extra]).sort_index(), wide.index[day0], **kwargs)
+    for name in ("banks", "tests", "abnormal_returns"):
+        pd.testing.assert_frame_equal(sliced[name], gathered[name])
