@@ -118,14 +118,3 @@ def compound_monthly_factors(
         rows.append(out)
     result = pd.DataFrame(rows, index=pd.DatetimeIndex(ends, name="date"))
     return result[cols]
-
-
-def design_matrix(factors: pd.DataFrame, model: str) -> np.ndarray:
-    """[1, factors of the model] as a float array in row order of ``factors``."""
-    cols = list(model_factors(model))
-    missing = [c for c in cols if c not in factors.columns]
-    if missing:
-        raise ValueError(
-            f"factor model {model!r} needs columns {missing} that the factor frame lacks"
-        )
-    return np.column_stack([np.ones(len(factors)), factors[cols].to_numpy(dtype=float)])
